@@ -1,0 +1,93 @@
+// The server configuration, as loaded from YAML and validated (config_loader.h).
+// Plain values; defaults are the documented ones.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace guestflow {
+
+// A secret is never written in the config itself, only where to find it.
+struct SecretRef {
+  enum class Source { kNone, kEnv, kFile };
+  Source source = Source::kNone;
+  std::string name;  // environment variable name, or file path
+};
+
+// The plugin a tenant uses for one plugin kind, and its settings.
+struct PluginBinding {
+  std::string plugin;         // plugin name (from the library's table)
+  std::string settings_json;  // JSON object handed to the plugin's create()
+};
+
+struct TenantConfig {
+  std::string id;
+  std::string display_name;
+
+  // azure:
+  std::string directory;  // Entra tenant GUID or domain (azure.tenant_id)
+  std::string client_id;
+  SecretRef client_secret;
+  std::string authority_url = "https://login.microsoftonline.com";
+  std::string graph_url = "https://graph.microsoft.com";
+
+  // dynamics:
+  std::string instance_url;  // required, no default
+  std::string admin_url = "https://api.bap.microsoft.com";
+  std::string environment_id;
+
+  // onboarding defaults:
+  std::vector<std::string> default_roles;
+  bool send_invitation_message = true;
+  std::string invitation_message;
+  bool update_dynamics_email = false;
+
+  // plugin kind ("invite", "license", "role", "notifier") -> binding.
+  std::map<std::string, PluginBinding> plugins;
+};
+
+struct ServerConfig {
+  std::string listen = "127.0.0.1:50051";
+  std::string plugin_dir;             // absolute after loading
+  std::vector<std::string> plugins;   // library files inside plugin_dir
+  absl::Duration shutdown_grace = absl::Seconds(30);
+};
+
+struct StoreConfig {
+  std::string sqlite_path = "guestflow.db";  // absolute after loading
+};
+
+struct EngineConfig {
+  int workers = 4;
+  int max_attempts = 8;
+  absl::Duration backoff_initial = absl::Seconds(1);
+  absl::Duration backoff_max = absl::Minutes(5);
+  double backoff_multiplier = 2.0;
+  absl::Duration max_step_wait = absl::Hours(1);
+  absl::Duration lease = absl::Seconds(60);
+};
+
+struct HttpConfig {
+  absl::Duration connect_timeout = absl::Seconds(10);
+  absl::Duration request_timeout = absl::Seconds(60);
+  std::string ca_file;  // empty: system CAs
+  size_t max_response_bytes = 16 << 20;
+};
+
+struct Config {
+  std::string source;  // the file it was read from
+  ServerConfig server;
+  StoreConfig store;
+  EngineConfig engine;
+  HttpConfig http;
+  std::vector<TenantConfig> tenants;
+
+  const TenantConfig* FindTenant(absl::string_view id) const;
+};
+
+}  // namespace guestflow

@@ -1,0 +1,95 @@
+// Store: the durable home of onboardings, their steps and their event logs.
+//
+// Contract for every implementation (SQLite now, PostgreSQL later):
+// - Every method is atomic: it commits all it writes, or nothing.
+// - Thread-safe: any method may be called from any thread at any time.
+// - Optimistic concurrency: each stored onboarding has a `version`, bumped by
+//   every write. UpdateOnboarding writes only over the version it was read at,
+//   so a stale writer (a worker whose onboarding was cancelled meanwhile, or a
+//   replica that lost its lease) gets ABORTED and changes nothing.
+// - Leases: a worker leases due onboardings for a while; nobody else leases
+//   them until the lease is released or expires.
+// - Errors: NOT_FOUND for an unknown id, ABORTED for a version conflict,
+//   INVALID_ARGUMENT for a bad page token, INTERNAL / UNAVAILABLE for the
+//   database itself (with the database's message).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/model/onboarding.h"
+
+namespace guestflow {
+
+struct ListOnboardingsQuery {
+  std::string tenant;                    // empty: all tenants
+  std::optional<OnboardingState> state;  // empty: all states
+  std::string batch_id;                  // empty: any
+  int page_size = 50;                    // > 0
+  std::string page_token;                // from a previous ListPage
+};
+
+struct OnboardingPage {
+  std::vector<Onboarding> onboardings;  // newest first (create_time, then id)
+  std::string next_page_token;          // empty on the last page
+};
+
+struct CreateResult {
+  Onboarding onboarding;  // as stored (new, or the existing one)
+  bool created = false;   // false: (tenant, request_id) already existed
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Stores a new onboarding (with its steps) and `first_event`. When
+  // `onboarding.request_id` is not empty and the tenant already has an
+  // onboarding with that request_id, stores nothing and returns that one with
+  // created=false. The stored version is 1.
+  [[nodiscard]] virtual absl::StatusOr<CreateResult> CreateOnboarding(
+      const Onboarding& onboarding, const OnboardingEvent& first_event) = 0;
+
+  [[nodiscard]] virtual absl::StatusOr<Onboarding> GetOnboarding(absl::string_view id) = 0;
+
+  [[nodiscard]] virtual absl::StatusOr<OnboardingPage> ListOnboardings(
+      const ListOnboardingsQuery& query) = 0;
+
+  // Replaces the stored onboarding (and its steps) with `onboarding` if the
+  // stored version equals `onboarding.version`, appends `events` (sequence
+  // numbers assigned here), and returns what is now stored (version + 1).
+  // If `release_lease_of` is not empty and that owner holds the lease, the
+  // lease is released in the same transaction. ABORTED on a version conflict.
+  [[nodiscard]] virtual absl::StatusOr<Onboarding> UpdateOnboarding(
+      const Onboarding& onboarding, const std::vector<OnboardingEvent>& events,
+      absl::string_view release_lease_of = {}) = 0;
+
+  // Leases to `owner`, until now + `lease`, at most `limit` onboardings whose
+  // due_time <= now and whose lease is free or expired, earliest due first.
+  [[nodiscard]] virtual absl::StatusOr<std::vector<Onboarding>> LeaseDue(
+      absl::string_view owner, absl::Time now, absl::Duration lease, int limit) = 0;
+
+  // Releases `owner`'s lease on `id`, if it holds it. No error if it does not.
+  [[nodiscard]] virtual absl::Status ReleaseLease(absl::string_view id, absl::string_view owner) = 0;
+
+  // Releases every lease (used at start by a single-process store: a lease
+  // left by a process that died is nobody's).
+  [[nodiscard]] virtual absl::Status ReleaseAllLeases() = 0;
+
+  // The earliest due_time of an onboarding that is not leased (or whose lease
+  // expires sooner: then the expiry), or nullopt when nothing is due ever.
+  [[nodiscard]] virtual absl::StatusOr<std::optional<absl::Time>> NextDueTime() = 0;
+
+  // Events of `id` with sequence > after_sequence, oldest first, at most
+  // `limit`. NOT_FOUND for an unknown id.
+  [[nodiscard]] virtual absl::StatusOr<std::vector<OnboardingEvent>> ListEvents(
+      absl::string_view id, int64_t after_sequence, int limit) = 0;
+};
+
+}  // namespace guestflow
