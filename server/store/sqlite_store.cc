@@ -1,0 +1,922 @@
+#include "server/store/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <limits>
+#include <optional>
+#include <system_error>
+#include <unordered_map>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "nlohmann/json.hpp"
+#include "server/common/status_macros.h"
+#include "server/store/sqlite_schema.h"
+
+namespace guestflow {
+namespace {
+
+using Json = nlohmann::json;
+
+constexpr int64_t kMinMicros = std::numeric_limits<int64_t>::min();
+constexpr int64_t kMaxMicros = std::numeric_limits<int64_t>::max();
+
+// The infinite times are legal values of the model (create_time defaults to
+// InfinitePast) but ToUnixMicros only saturates them, so keep them apart to
+// make them survive a round trip.
+int64_t ToMicros(absl::Time t) {
+  if (t == absl::InfinitePast()) return kMinMicros;
+  if (t == absl::InfiniteFuture()) return kMaxMicros;
+  return absl::ToUnixMicros(t);
+}
+
+absl::Time FromMicros(int64_t micros) {
+  if (micros == kMinMicros) return absl::InfinitePast();
+  if (micros == kMaxMicros) return absl::InfiniteFuture();
+  return absl::FromUnixMicros(micros);
+}
+
+absl::Status DbError(sqlite3* db, int rc, absl::string_view what) {
+  std::string message = absl::StrCat("sqlite: ", what, ": ", sqlite3_errmsg(db));
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PROTOCOL:
+      return absl::UnavailableError(message);
+    default:
+      return absl::InternalError(message);
+  }
+}
+
+// A cached prepared statement lent to one caller. Giving it back (the
+// destructor) resets it and clears its bindings, so the next caller starts
+// clean and no read stays open on the connection.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, sqlite3_stmt* stmt, bool* in_use) : db_(db), stmt_(stmt), in_use_(in_use) {}
+  Stmt(Stmt&& other) noexcept
+      : db_(other.db_),
+        stmt_(std::exchange(other.stmt_, nullptr)),
+        in_use_(std::exchange(other.in_use_, nullptr)),
+        bind_status_(std::move(other.bind_status_)) {}
+  Stmt& operator=(Stmt&&) = delete;
+  ~Stmt() {
+    if (stmt_ == nullptr) return;
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+    *in_use_ = false;
+  }
+
+  // Parameters are numbered from 1, as ?1, ?2, ... in the SQL.
+  Stmt& BindText(int i, absl::string_view text) {
+    // An empty string_view may have a null data(), which SQLite would bind
+    // as NULL.
+    const char* data = text.data() != nullptr ? text.data() : "";
+    return Check(
+        sqlite3_bind_text(stmt_, i, data, static_cast<int>(text.size()), SQLITE_TRANSIENT));
+  }
+  Stmt& BindInt(int i, int64_t value) { return Check(sqlite3_bind_int64(stmt_, i, value)); }
+  Stmt& BindTime(int i, absl::Time t) { return BindInt(i, ToMicros(t)); }
+  Stmt& BindOptTime(int i, const std::optional<absl::Time>& t) {
+    return t.has_value() ? BindTime(i, *t) : Check(sqlite3_bind_null(stmt_, i));
+  }
+  Stmt& BindOptText(int i, std::optional<absl::string_view> text) {
+    return text.has_value() ? BindText(i, *text) : Check(sqlite3_bind_null(stmt_, i));
+  }
+
+  // True when a row is ready to read, false when the statement is done.
+  absl::StatusOr<bool> Step() {
+    if (!bind_status_.ok()) return bind_status_;
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return DbError(db_, rc, sqlite3_sql(stmt_));
+  }
+
+  // Runs a statement whose rows (if any) nobody wants.
+  absl::Status Run() { return Step().status(); }
+
+  bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  std::string Text(int col) const {
+    const unsigned char* text = sqlite3_column_text(stmt_, col);
+    if (text == nullptr) return std::string();
+    return std::string(reinterpret_cast<const char*>(text),
+                       static_cast<size_t>(sqlite3_column_bytes(stmt_, col)));
+  }
+  absl::Time Time(int col) const { return FromMicros(Int(col)); }
+  std::optional<absl::Time> OptTime(int col) const {
+    if (IsNull(col)) return std::nullopt;
+    return Time(col);
+  }
+
+ private:
+  Stmt& Check(int rc) {
+    if (rc != SQLITE_OK && bind_status_.ok()) {
+      bind_status_ = DbError(db_, rc, absl::StrCat("binding a parameter of ", sqlite3_sql(stmt_)));
+    }
+    return *this;
+  }
+
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+  bool* in_use_;
+  absl::Status bind_status_;
+};
+
+// ---- enums and JSON ---------------------------------------------------------
+
+absl::StatusOr<OnboardingState> ParseOnboardingState(absl::string_view name) {
+  for (OnboardingState s :
+       {OnboardingState::kQueued, OnboardingState::kRunning, OnboardingState::kWaiting,
+        OnboardingState::kSucceeded, OnboardingState::kFailed, OnboardingState::kCancelled}) {
+    if (OnboardingStateName(s) == name) return s;
+  }
+  return absl::InternalError(
+      absl::StrCat("unknown onboarding state \"", name, "\" in the database"));
+}
+
+absl::StatusOr<StepState> ParseStepState(absl::string_view name) {
+  for (StepState s : {StepState::kPending, StepState::kRunning, StepState::kWaiting,
+                      StepState::kSucceeded, StepState::kFailed, StepState::kCancelled}) {
+    if (StepStateName(s) == name) return s;
+  }
+  return absl::InternalError(absl::StrCat("unknown step state \"", name, "\" in the database"));
+}
+
+absl::StatusOr<StepKind> ParseStepKind(absl::string_view name) {
+  std::optional<StepKind> kind = StepFromName(name);
+  if (!kind.has_value()) {
+    return absl::InternalError(absl::StrCat("unknown step kind \"", name, "\" in the database"));
+  }
+  return *kind;
+}
+
+// `replace`: a stray non-UTF-8 byte in, say, a plugin's output must not make
+// the onboarding impossible to write (and the default handler would throw).
+std::string DumpJson(const Json& json) {
+  return json.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+std::string OptionsToJson(const OnboardingOptions& options) {
+  Json json = Json::object();
+  json["roles"] = options.roles;
+  if (options.send_invitation_message.has_value()) {
+    json["send_invitation_message"] = *options.send_invitation_message;
+  }
+  json["invitation_message"] = options.invitation_message;
+  if (options.update_dynamics_email.has_value()) {
+    json["update_dynamics_email"] = *options.update_dynamics_email;
+  }
+  return DumpJson(json);
+}
+
+// Type-checks before every get<>() so that nothing here can throw.
+absl::StatusOr<OnboardingOptions> OptionsFromJson(const std::string& text) {
+  absl::Status bad = absl::InternalError(absl::StrCat("bad options JSON in the database: ", text));
+  Json json = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded() || !json.is_object()) return bad;
+  OnboardingOptions options;
+  if (auto it = json.find("roles"); it != json.end()) {
+    if (!it->is_array()) return bad;
+    for (const Json& role : *it) {
+      if (!role.is_string()) return bad;
+      options.roles.push_back(role.get<std::string>());
+    }
+  }
+  if (auto it = json.find("send_invitation_message"); it != json.end() && !it->is_null()) {
+    if (!it->is_boolean()) return bad;
+    options.send_invitation_message = it->get<bool>();
+  }
+  if (auto it = json.find("invitation_message"); it != json.end()) {
+    if (!it->is_string()) return bad;
+    options.invitation_message = it->get<std::string>();
+  }
+  if (auto it = json.find("update_dynamics_email"); it != json.end() && !it->is_null()) {
+    if (!it->is_boolean()) return bad;
+    options.update_dynamics_email = it->get<bool>();
+  }
+  return options;
+}
+
+std::string OutputsToJson(const std::map<std::string, std::string>& outputs) {
+  Json json = Json::object();
+  for (const auto& [key, value] : outputs) json[key] = value;
+  return DumpJson(json);
+}
+
+absl::StatusOr<std::map<std::string, std::string>> OutputsFromJson(const std::string& text) {
+  absl::Status bad =
+      absl::InternalError(absl::StrCat("bad step outputs JSON in the database: ", text));
+  Json json = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded() || !json.is_object()) return bad;
+  std::map<std::string, std::string> outputs;
+  for (auto it = json.begin(); it != json.end(); ++it) {
+    if (!it.value().is_string()) return bad;
+    outputs.emplace(it.key(), it.value().get<std::string>());
+  }
+  return outputs;
+}
+
+// ---- page tokens ------------------------------------------------------------
+
+// The key of the last onboarding of a page; the next page starts after it.
+struct PageKey {
+  int64_t create_time = 0;
+  std::string id;
+};
+
+std::string EncodePageToken(const Onboarding& last) {
+  std::string token;
+  absl::WebSafeBase64Escape(absl::StrCat(ToMicros(last.create_time), ":", last.id), &token);
+  return token;
+}
+
+absl::StatusOr<PageKey> DecodePageToken(const std::string& token) {
+  absl::Status bad = absl::InvalidArgumentError("invalid page_token");
+  std::string raw;
+  if (!absl::WebSafeBase64Unescape(token, &raw)) return bad;
+  std::vector<std::string> parts = absl::StrSplit(raw, absl::MaxSplits(':', 1));
+  PageKey key;
+  if (parts.size() != 2 || parts[1].empty() || !absl::SimpleAtoi(parts[0], &key.create_time)) {
+    return bad;
+  }
+  key.id = std::move(parts[1]);
+  return key;
+}
+
+// ---- SQL --------------------------------------------------------------------
+
+// Column order is what ReadOnboardingRow reads.
+constexpr char kOnboardingColumns[] =
+    "id, tenant, request_id, request_fingerprint, state, version, guest_email, guest_first_name, "
+    "guest_last_name, guest_display_name, guest_usage_location, options, batch_id, error, "
+    "instance_url, create_time, update_time, finish_time, due_time";
+
+constexpr char kSelectOnboardingById[] =
+    "SELECT id, tenant, request_id, request_fingerprint, state, version, guest_email, "
+    "guest_first_name, guest_last_name, guest_display_name, guest_usage_location, options, "
+    "batch_id, error, instance_url, create_time, update_time, finish_time, due_time "
+    "FROM onboardings WHERE id = ?1";
+
+// Repeats the partial index's condition so that SQLite may use it.
+constexpr char kSelectOnboardingByRequest[] =
+    "SELECT id FROM onboardings WHERE tenant = ?1 AND request_id = ?2 AND request_id <> ''";
+
+constexpr char kSelectSteps[] =
+    "SELECT kind, state, plugin, attempts, last_error, next_attempt_time, start_time, "
+    "finish_time, wait_since, outputs FROM steps WHERE onboarding_id = ?1 ORDER BY position";
+
+constexpr char kInsertOnboarding[] =
+    "INSERT INTO onboardings (id, tenant, request_id, request_fingerprint, state, version, "
+    "guest_email, guest_first_name, guest_last_name, guest_display_name, guest_usage_location, "
+    "options, batch_id, error, instance_url, create_time, update_time, finish_time, due_time) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)";
+
+// ?15: the owner whose lease to release, '' for none. The version was checked
+// in the same transaction.
+constexpr char kUpdateOnboarding[] =
+    "UPDATE onboardings SET state = ?2, version = version + 1, guest_email = ?3, "
+    "guest_first_name = ?4, guest_last_name = ?5, guest_display_name = ?6, "
+    "guest_usage_location = ?7, options = ?8, batch_id = ?9, error = ?10, instance_url = ?11, "
+    "update_time = ?12, finish_time = ?13, due_time = ?14, "
+    "lease_expires = CASE WHEN ?15 <> '' AND lease_owner = ?15 THEN NULL ELSE lease_expires END, "
+    "lease_owner = CASE WHEN ?15 <> '' AND lease_owner = ?15 THEN NULL ELSE lease_owner END "
+    "WHERE id = ?1";
+
+constexpr char kInsertStep[] =
+    "INSERT INTO steps (onboarding_id, position, kind, state, plugin, attempts, last_error, "
+    "next_attempt_time, start_time, finish_time, wait_since, outputs) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+
+constexpr char kInsertEvent[] =
+    "INSERT INTO events (onboarding_id, sequence, time, type, step, message) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+
+// Walks the due_time index from the earliest; rows leased and not expired are
+// skipped, and there are only as many of those as onboardings in flight.
+constexpr char kSelectDue[] =
+    "SELECT id FROM onboardings WHERE due_time <= ?1 "
+    "AND (lease_owner IS NULL OR lease_expires <= ?1) ORDER BY due_time, id LIMIT ?2";
+
+constexpr char kSelectNextUnleasedDue[] =
+    "SELECT due_time FROM onboardings WHERE due_time IS NOT NULL AND lease_owner IS NULL "
+    "ORDER BY due_time, id LIMIT 1";
+
+// A leased onboarding is due again when it is due and its lease is over.
+// MAX() of a NULL due_time is NULL, which MIN() skips.
+constexpr char kSelectNextLeasedDue[] =
+    "SELECT MIN(MAX(due_time, lease_expires)) FROM onboardings WHERE lease_owner IS NOT NULL";
+
+enum class TxnKind { kRead, kWrite };
+
+}  // namespace
+
+// ---- Impl -------------------------------------------------------------------
+
+class SqliteStore::Impl {
+ public:
+  explicit Impl(sqlite3* db) : db_(db) {}
+  ~Impl() {
+    for (auto& [sql, prepared] : cache_) sqlite3_finalize(prepared.stmt);
+    sqlite3_close(db_);
+  }
+
+  absl::Mutex mu;
+
+  absl::Status Setup(const std::string& path) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    sqlite3_extended_result_codes(db_, 1);
+    sqlite3_busy_timeout(db_, static_cast<int>(absl::ToInt64Milliseconds(kBusyTimeout)));
+    // journal_mode answers with the mode now in force; a file system that
+    // cannot do WAL leaves it unchanged, and a :memory: database says
+    // "memory".
+    std::string mode;
+    {
+      GF_ASSIGN_OR_RETURN(Stmt stmt, Prepare("PRAGMA journal_mode = WAL"));
+      GF_ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (row) mode = stmt.Text(0);
+    }
+    if (mode != "wal" && !(path == ":memory:" && mode == "memory")) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(path, ": cannot use WAL journal mode (got \"", mode, "\")"));
+    }
+    GF_RETURN_IF_ERROR(Exec("PRAGMA synchronous = FULL"));
+    GF_RETURN_IF_ERROR(Exec("PRAGMA foreign_keys = ON"));
+    absl::Status migrated = MigrateSqliteSchema(db_, SqliteMigrations(), absl::Now());
+    if (!migrated.ok()) {
+      return absl::Status(migrated.code(), absl::StrCat(path, ": ", migrated.message()));
+    }
+    // PRAGMAs are not worth a cache slot (and would show up in
+    // PreparedSqlForTesting).
+    for (auto& [sql, prepared] : cache_) sqlite3_finalize(prepared.stmt);
+    cache_.clear();
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<CreateResult> Create(const Onboarding& onboarding,
+                                      const OnboardingEvent& first_event)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (onboarding.id.empty()) return absl::InvalidArgumentError("onboarding id is empty");
+    CreateResult result;
+    // The write lock is taken before the request_id look-up, so two creates
+    // with the same (tenant, request_id) on any connections run one after
+    // the other and the second finds the first. The unique index stays as
+    // the last line of defence.
+    GF_RETURN_IF_ERROR(InTransaction(TxnKind::kWrite, [&]() -> absl::Status {
+      if (!onboarding.request_id.empty()) {
+        GF_ASSIGN_OR_RETURN(Stmt find, Prepare(kSelectOnboardingByRequest));
+        find.BindText(1, onboarding.tenant).BindText(2, onboarding.request_id);
+        GF_ASSIGN_OR_RETURN(bool found, find.Step());
+        if (found) {
+          std::string existing_id = find.Text(0);
+          GF_ASSIGN_OR_RETURN(result.onboarding, Get(existing_id));
+          result.created = false;
+          return absl::OkStatus();
+        }
+      }
+      GF_ASSIGN_OR_RETURN(bool taken, Exists(onboarding.id));
+      if (taken) {
+        return absl::AlreadyExistsError(
+            absl::StrCat("onboarding ", onboarding.id, " already exists"));
+      }
+      {
+        const Onboarding& o = onboarding;
+        GF_ASSIGN_OR_RETURN(Stmt insert, Prepare(kInsertOnboarding));
+        insert.BindText(1, o.id)
+            .BindText(2, o.tenant)
+            .BindText(3, o.request_id)
+            .BindText(4, o.request_fingerprint)
+            .BindText(5, OnboardingStateName(o.state))
+            .BindText(6, o.guest.email)
+            .BindText(7, o.guest.first_name)
+            .BindText(8, o.guest.last_name)
+            .BindText(9, o.guest.display_name)
+            .BindText(10, o.guest.usage_location)
+            .BindText(11, OptionsToJson(o.options))
+            .BindText(12, o.batch_id)
+            .BindText(13, o.error)
+            .BindText(14, o.instance_url)
+            .BindTime(15, o.create_time)
+            .BindTime(16, o.update_time)
+            .BindOptTime(17, o.finish_time)
+            .BindOptTime(18, o.due_time);
+        GF_RETURN_IF_ERROR(insert.Run());
+      }
+      GF_RETURN_IF_ERROR(InsertSteps(onboarding.id, onboarding.steps));
+      GF_RETURN_IF_ERROR(InsertEvents(onboarding.id, {first_event}, 1));
+      GF_ASSIGN_OR_RETURN(result.onboarding, Get(onboarding.id));
+      result.created = true;
+      return absl::OkStatus();
+    }));
+    return result;
+  }
+
+  absl::StatusOr<Onboarding> GetInTransaction(absl::string_view id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    Onboarding result;
+    GF_RETURN_IF_ERROR(InTransaction(TxnKind::kRead, [&]() -> absl::Status {
+      GF_ASSIGN_OR_RETURN(result, Get(id));
+      return absl::OkStatus();
+    }));
+    return result;
+  }
+
+  absl::StatusOr<OnboardingPage> List(const ListOnboardingsQuery& query)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (query.page_size <= 0) return absl::InvalidArgumentError("page_size must be positive");
+    std::optional<PageKey> after;
+    if (!query.page_token.empty()) {
+      GF_ASSIGN_OR_RETURN(after, DecodePageToken(query.page_token));
+    }
+    // One SQL text per combination of filters (16 in all), each cached.
+    // Keyset pagination: the row-value comparison lets SQLite start the
+    // index walk at the key, so a deep page costs what the first one does.
+    std::vector<std::string> where;
+    if (!query.tenant.empty()) where.push_back("tenant = ?1");
+    if (query.state.has_value()) where.push_back("state = ?2");
+    if (!query.batch_id.empty()) where.push_back("batch_id = ?3 AND batch_id <> ''");
+    if (after.has_value()) where.push_back("(create_time, id) < (?4, ?5)");
+    std::string sql = absl::StrCat("SELECT ", kOnboardingColumns, " FROM onboardings",
+                                   where.empty() ? "" : " WHERE ", absl::StrJoin(where, " AND "),
+                                   " ORDER BY create_time DESC, id DESC LIMIT ?6");
+    OnboardingPage page;
+    GF_RETURN_IF_ERROR(InTransaction(TxnKind::kRead, [&]() -> absl::Status {
+      {
+        GF_ASSIGN_OR_RETURN(Stmt select, Prepare(sql));
+        if (!query.tenant.empty()) select.BindText(1, query.tenant);
+        if (query.state.has_value()) select.BindText(2, OnboardingStateName(*query.state));
+        if (!query.batch_id.empty()) select.BindText(3, query.batch_id);
+        if (after.has_value()) select.BindInt(4, after->create_time).BindText(5, after->id);
+        // One more than asked tells whether there is a next page.
+        select.BindInt(6, static_cast<int64_t>(query.page_size) + 1);
+        while (true) {
+          GF_ASSIGN_OR_RETURN(bool row, select.Step());
+          if (!row) break;
+          GF_ASSIGN_OR_RETURN(Onboarding onboarding, ReadOnboardingRow(select));
+          page.onboardings.push_back(std::move(onboarding));
+        }
+      }
+      if (page.onboardings.size() > static_cast<size_t>(query.page_size)) {
+        page.onboardings.pop_back();
+        page.next_page_token = EncodePageToken(page.onboardings.back());
+      }
+      for (Onboarding& onboarding : page.onboardings) {
+        GF_RETURN_IF_ERROR(LoadSteps(onboarding));
+      }
+      return absl::OkStatus();
+    }));
+    return page;
+  }
+
+  absl::StatusOr<Onboarding> Update(const Onboarding& o, const std::vector<OnboardingEvent>& events,
+                                    absl::string_view release_lease_of)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    Onboarding stored;
+    GF_RETURN_IF_ERROR(InTransaction(TxnKind::kWrite, [&]() -> absl::Status {
+      {
+        GF_ASSIGN_OR_RETURN(Stmt check, Prepare("SELECT version FROM onboardings WHERE id = ?1"));
+        check.BindText(1, o.id);
+        GF_ASSIGN_OR_RETURN(bool found, check.Step());
+        if (!found) return NotFound(o.id);
+        int64_t version = check.Int(0);
+        if (version != o.version) {
+          return absl::AbortedError(absl::StrCat("onboarding ", o.id,
+                                                 " was changed concurrently (version ", version,
+                                                 ", expected ", o.version, ")"));
+        }
+      }
+      {
+        GF_ASSIGN_OR_RETURN(Stmt update, Prepare(kUpdateOnboarding));
+        update.BindText(1, o.id)
+            .BindText(2, OnboardingStateName(o.state))
+            .BindText(3, o.guest.email)
+            .BindText(4, o.guest.first_name)
+            .BindText(5, o.guest.last_name)
+            .BindText(6, o.guest.display_name)
+            .BindText(7, o.guest.usage_location)
+            .BindText(8, OptionsToJson(o.options))
+            .BindText(9, o.batch_id)
+            .BindText(10, o.error)
+            .BindText(11, o.instance_url)
+            .BindTime(12, o.update_time)
+            .BindOptTime(13, o.finish_time)
+            .BindOptTime(14, o.due_time)
+            .BindText(15, release_lease_of);
+        GF_RETURN_IF_ERROR(update.Run());
+      }
+      {
+        GF_ASSIGN_OR_RETURN(Stmt clear, Prepare("DELETE FROM steps WHERE onboarding_id = ?1"));
+        clear.BindText(1, o.id);
+        GF_RETURN_IF_ERROR(clear.Run());
+      }
+      GF_RETURN_IF_ERROR(InsertSteps(o.id, o.steps));
+      if (!events.empty()) {
+        int64_t last_sequence = 0;
+        {
+          GF_ASSIGN_OR_RETURN(
+              Stmt max,
+              Prepare("SELECT COALESCE(MAX(sequence), 0) FROM events WHERE onboarding_id = ?1"));
+          max.BindText(1, o.id);
+          GF_ASSIGN_OR_RETURN(bool row, max.Step());
+          if (row) last_sequence = max.Int(0);
+        }
+        GF_RETURN_IF_ERROR(InsertEvents(o.id, events, last_sequence + 1));
+      }
+      GF_ASSIGN_OR_RETURN(stored, Get(o.id));
+      return absl::OkStatus();
+    }));
+    return stored;
+  }
+
+  absl::StatusOr<std::vector<Onboarding>> LeaseDue(absl::string_view owner, absl::Time now,
+                                                   absl::Duration lease, int limit)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (owner.empty()) return absl::InvalidArgumentError("lease owner is empty");
+    if (lease <= absl::ZeroDuration()) return absl::InvalidArgumentError("lease must be positive");
+    std::vector<Onboarding> leased;
+    if (limit <= 0) return leased;
+    GF_RETURN_IF_ERROR(InTransaction(TxnKind::kWrite, [&]() -> absl::Status {
+      std::vector<std::string> ids;
+      {
+        GF_ASSIGN_OR_RETURN(Stmt select, Prepare(kSelectDue));
+        select.BindTime(1, now).BindInt(2, limit);
+        while (true) {
+          GF_ASSIGN_OR_RETURN(bool row, select.Step());
+          if (!row) break;
+          ids.push_back(select.Text(0));
+        }
+      }
+      for (const std::string& id : ids) {
+        {
+          // Leasing is not a change of the onboarding: version stays.
+          GF_ASSIGN_OR_RETURN(
+              Stmt update,
+              Prepare("UPDATE onboardings SET lease_owner = ?2, lease_expires = ?3 WHERE id = ?1"));
+          update.BindText(1, id).BindText(2, owner).BindTime(3, now + lease);
+          GF_RETURN_IF_ERROR(update.Run());
+        }
+        GF_ASSIGN_OR_RETURN(Onboarding onboarding, Get(id));
+        leased.push_back(std::move(onboarding));
+      }
+      return absl::OkStatus();
+    }));
+    return leased;
+  }
+
+  absl::Status ReleaseLease(absl::string_view id, absl::string_view owner)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    GF_ASSIGN_OR_RETURN(Stmt update,
+                        Prepare("UPDATE onboardings SET lease_owner = NULL, lease_expires = NULL "
+                                "WHERE id = ?1 AND lease_owner = ?2"));
+    update.BindText(1, id).BindText(2, owner);
+    return update.Run();
+  }
+
+  absl::Status ReleaseAllLeases() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    return Exec(
+        "UPDATE onboardings SET lease_owner = NULL, lease_expires = NULL "
+        "WHERE lease_owner IS NOT NULL");
+  }
+
+  absl::StatusOr<std::optional<absl::Time>> NextDueTime() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    std::optional<absl::Time> next;
+    auto consider = [&next](const Stmt& stmt) {
+      if (stmt.IsNull(0)) return;
+      absl::Time t = stmt.Time(0);
+      if (!next.has_value() || t < *next) next = t;
+    };
+    GF_RETURN_IF_ERROR(InTransaction(TxnKind::kRead, [&]() -> absl::Status {
+      for (const char* sql : {kSelectNextUnleasedDue, kSelectNextLeasedDue}) {
+        GF_ASSIGN_OR_RETURN(Stmt select, Prepare(sql));
+        GF_ASSIGN_OR_RETURN(bool row, select.Step());
+        if (row) consider(select);
+      }
+      return absl::OkStatus();
+    }));
+    return next;
+  }
+
+  absl::StatusOr<std::vector<OnboardingEvent>> ListEvents(absl::string_view id,
+                                                          int64_t after_sequence, int limit)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (limit <= 0) return absl::InvalidArgumentError("limit must be positive");
+    std::vector<OnboardingEvent> events;
+    GF_RETURN_IF_ERROR(InTransaction(TxnKind::kRead, [&]() -> absl::Status {
+      GF_ASSIGN_OR_RETURN(bool exists, Exists(id));
+      if (!exists) return NotFound(id);
+      GF_ASSIGN_OR_RETURN(Stmt select,
+                          Prepare("SELECT sequence, time, type, step, message FROM events "
+                                  "WHERE onboarding_id = ?1 AND sequence > ?2 "
+                                  "ORDER BY sequence LIMIT ?3"));
+      select.BindText(1, id).BindInt(2, after_sequence).BindInt(3, limit);
+      while (true) {
+        GF_ASSIGN_OR_RETURN(bool row, select.Step());
+        if (!row) break;
+        OnboardingEvent event;
+        event.sequence = select.Int(0);
+        event.time = select.Time(1);
+        event.type = select.Text(2);
+        if (!select.IsNull(3)) {
+          GF_ASSIGN_OR_RETURN(event.step, ParseStepKind(select.Text(3)));
+        }
+        event.message = select.Text(4);
+        events.push_back(std::move(event));
+      }
+      return absl::OkStatus();
+    }));
+    return events;
+  }
+
+  std::vector<std::string> PreparedSql() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    std::vector<std::string> sql;
+    sql.reserve(cache_.size());
+    for (const auto& [text, prepared] : cache_) sql.push_back(text);
+    return sql;
+  }
+
+ private:
+  struct Prepared {
+    sqlite3_stmt* stmt = nullptr;
+    bool in_use = false;
+  };
+
+  static absl::Status NotFound(absl::string_view id) {
+    return absl::NotFoundError(absl::StrCat("onboarding ", id, " not found"));
+  }
+
+  absl::StatusOr<Stmt> Prepare(const std::string& sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    auto [it, inserted] = cache_.try_emplace(sql);
+    Prepared& prepared = it->second;
+    if (inserted) {
+      int rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()) + 1,
+                                  SQLITE_PREPARE_PERSISTENT, &prepared.stmt, nullptr);
+      if (rc != SQLITE_OK) {
+        sqlite3_finalize(prepared.stmt);
+        cache_.erase(it);
+        return DbError(db_, rc, absl::StrCat("preparing ", sql));
+      }
+    }
+    // One sqlite3_stmt cannot serve two callers at once; reaching this is a
+    // bug in this file (a statement used again inside its own row loop).
+    if (prepared.in_use) return absl::InternalError(absl::StrCat("statement in use: ", sql));
+    prepared.in_use = true;
+    // std::unordered_map never moves its elements, so &in_use stays valid.
+    return Stmt(db_, prepared.stmt, &prepared.in_use);
+  }
+
+  absl::Status Exec(const std::string& sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    GF_ASSIGN_OR_RETURN(Stmt stmt, Prepare(sql));
+    return stmt.Run();
+  }
+
+  // Runs `body` in a transaction and commits if it returns OK. Reads take a
+  // deferred transaction too: a snapshot, so that an onboarding and its steps
+  // come from the same commit of another connection. Writes take the write
+  // lock up front (IMMEDIATE), so no transaction has to upgrade from read to
+  // write and fail with SQLITE_BUSY halfway.
+  absl::Status InTransaction(TxnKind kind, absl::FunctionRef<absl::Status()> body)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    GF_RETURN_IF_ERROR(Exec(kind == TxnKind::kWrite ? "BEGIN IMMEDIATE" : "BEGIN"));
+    absl::Status status = body();
+    if (status.ok()) {
+      status = Exec("COMMIT");
+      if (status.ok()) return status;
+    }
+    // Some errors (SQLITE_FULL, SQLITE_IOERR, ...) have rolled back already.
+    if (sqlite3_get_autocommit(db_) == 0) (void)Exec("ROLLBACK");
+    return status;
+  }
+
+  absl::StatusOr<bool> Exists(absl::string_view id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    GF_ASSIGN_OR_RETURN(Stmt select, Prepare("SELECT 1 FROM onboardings WHERE id = ?1"));
+    select.BindText(1, id);
+    return select.Step();
+  }
+
+  // Must run inside a transaction (it reads two tables).
+  absl::StatusOr<Onboarding> Get(absl::string_view id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    Onboarding onboarding;
+    {
+      GF_ASSIGN_OR_RETURN(Stmt select, Prepare(kSelectOnboardingById));
+      select.BindText(1, id);
+      GF_ASSIGN_OR_RETURN(bool found, select.Step());
+      if (!found) return NotFound(id);
+      GF_ASSIGN_OR_RETURN(onboarding, ReadOnboardingRow(select));
+    }
+    GF_RETURN_IF_ERROR(LoadSteps(onboarding));
+    return onboarding;
+  }
+
+  static absl::StatusOr<Onboarding> ReadOnboardingRow(const Stmt& row) {
+    Onboarding o;
+    o.id = row.Text(0);
+    o.tenant = row.Text(1);
+    o.request_id = row.Text(2);
+    o.request_fingerprint = row.Text(3);
+    absl::StatusOr<OnboardingState> state = ParseOnboardingState(row.Text(4));
+    if (!state.ok()) return Corrupt(o.id, state.status());
+    o.state = *state;
+    o.version = row.Int(5);
+    o.guest.email = row.Text(6);
+    o.guest.first_name = row.Text(7);
+    o.guest.last_name = row.Text(8);
+    o.guest.display_name = row.Text(9);
+    o.guest.usage_location = row.Text(10);
+    absl::StatusOr<OnboardingOptions> options = OptionsFromJson(row.Text(11));
+    if (!options.ok()) return Corrupt(o.id, options.status());
+    o.options = *std::move(options);
+    o.batch_id = row.Text(12);
+    o.error = row.Text(13);
+    o.instance_url = row.Text(14);
+    o.create_time = row.Time(15);
+    o.update_time = row.Time(16);
+    o.finish_time = row.OptTime(17);
+    o.due_time = row.OptTime(18);
+    return o;
+  }
+
+  static absl::Status Corrupt(absl::string_view id, const absl::Status& status) {
+    return absl::Status(status.code(), absl::StrCat("onboarding ", id, ": ", status.message()));
+  }
+
+  absl::Status LoadSteps(Onboarding& onboarding) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    onboarding.steps.clear();
+    GF_ASSIGN_OR_RETURN(Stmt select, Prepare(kSelectSteps));
+    select.BindText(1, onboarding.id);
+    while (true) {
+      GF_ASSIGN_OR_RETURN(bool row, select.Step());
+      if (!row) break;
+      Step step;
+      absl::StatusOr<StepKind> kind = ParseStepKind(select.Text(0));
+      if (!kind.ok()) return Corrupt(onboarding.id, kind.status());
+      step.kind = *kind;
+      absl::StatusOr<StepState> state = ParseStepState(select.Text(1));
+      if (!state.ok()) return Corrupt(onboarding.id, state.status());
+      step.state = *state;
+      step.plugin = select.Text(2);
+      step.attempts = static_cast<int>(select.Int(3));
+      step.last_error = select.Text(4);
+      step.next_attempt_time = select.OptTime(5);
+      step.start_time = select.OptTime(6);
+      step.finish_time = select.OptTime(7);
+      step.wait_since = select.OptTime(8);
+      absl::StatusOr<std::map<std::string, std::string>> outputs = OutputsFromJson(select.Text(9));
+      if (!outputs.ok()) return Corrupt(onboarding.id, outputs.status());
+      step.outputs = *std::move(outputs);
+      onboarding.steps.push_back(std::move(step));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status InsertSteps(absl::string_view id, const std::vector<Step>& steps)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    for (size_t i = 0; i < steps.size(); ++i) {
+      const Step& step = steps[i];
+      GF_ASSIGN_OR_RETURN(Stmt insert, Prepare(kInsertStep));
+      insert.BindText(1, id)
+          .BindInt(2, static_cast<int64_t>(i))
+          .BindText(3, StepName(step.kind))
+          .BindText(4, StepStateName(step.state))
+          .BindText(5, step.plugin)
+          .BindInt(6, step.attempts)
+          .BindText(7, step.last_error)
+          .BindOptTime(8, step.next_attempt_time)
+          .BindOptTime(9, step.start_time)
+          .BindOptTime(10, step.finish_time)
+          .BindOptTime(11, step.wait_since)
+          .BindText(12, OutputsToJson(step.outputs));
+      GF_RETURN_IF_ERROR(insert.Run());
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status InsertEvents(absl::string_view id, const std::vector<OnboardingEvent>& events,
+                            int64_t first_sequence) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    int64_t sequence = first_sequence;
+    for (const OnboardingEvent& event : events) {
+      GF_ASSIGN_OR_RETURN(Stmt insert, Prepare(kInsertEvent));
+      std::optional<absl::string_view> step;
+      if (event.step.has_value()) step = StepName(*event.step);
+      insert.BindText(1, id)
+          .BindInt(2, sequence++)
+          .BindTime(3, event.time)
+          .BindText(4, event.type)
+          .BindOptText(5, step)
+          .BindText(6, event.message);
+      GF_RETURN_IF_ERROR(insert.Run());
+    }
+    return absl::OkStatus();
+  }
+
+  sqlite3* const db_;
+  std::unordered_map<std::string, Prepared> cache_ ABSL_GUARDED_BY(mu);
+};
+
+// ---- SqliteStore ------------------------------------------------------------
+
+SqliteStore::SqliteStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+SqliteStore::~SqliteStore() = default;
+
+absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) {
+  if (path.empty()) return absl::InvalidArgumentError("SQLite database path is empty");
+  if (path != ":memory:") {
+    std::filesystem::path parent = std::filesystem::path(path).parent_path();
+    if (!parent.empty()) {
+      std::error_code error;
+      std::filesystem::create_directories(parent, error);
+      if (error) {
+        return absl::UnavailableError(
+            absl::StrCat("cannot create folder ", parent.string(), ": ", error.message()));
+      }
+    }
+  }
+  sqlite3* db = nullptr;
+  // NOMUTEX: Impl::mu serializes every use of the connection already.
+  int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  // sqlite3_open_v2 hands out a handle (to close) even when it fails.
+  auto impl = std::make_unique<Impl>(db);
+  if (rc != SQLITE_OK) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot open SQLite database ", path, ": ",
+                     db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
+  }
+  {
+    absl::MutexLock lock(&impl->mu);
+    GF_RETURN_IF_ERROR(impl->Setup(path));
+  }
+  return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(impl)));
+}
+
+absl::StatusOr<CreateResult> SqliteStore::CreateOnboarding(const Onboarding& onboarding,
+                                                           const OnboardingEvent& first_event) {
+  absl::MutexLock lock(&impl_->mu);
+  return impl_->Create(onboarding, first_event);
+}
+
+absl::StatusOr<Onboarding> SqliteStore::GetOnboarding(absl::string_view id) {
+  absl::MutexLock lock(&impl_->mu);
+  return impl_->GetInTransaction(id);
+}
+
+absl::StatusOr<OnboardingPage> SqliteStore::ListOnboardings(const ListOnboardingsQuery& query) {
+  absl::MutexLock lock(&impl_->mu);
+  return impl_->List(query);
+}
+
+// NOLINTNEXTLINE(google-default-arguments): the default is in the header.
+absl::StatusOr<Onboarding> SqliteStore::UpdateOnboarding(const Onboarding& onboarding,
+                                                         const std::vector<OnboardingEvent>& events,
+                                                         absl::string_view release_lease_of) {
+  absl::MutexLock lock(&impl_->mu);
+  return impl_->Update(onboarding, events, release_lease_of);
+}
+
+absl::StatusOr<std::vector<Onboarding>> SqliteStore::LeaseDue(absl::string_view owner,
+                                                              absl::Time now, absl::Duration lease,
+                                                              int limit) {
+  absl::MutexLock lock(&impl_->mu);
+  return impl_->LeaseDue(owner, now, lease, limit);
+}
+
+absl::Status SqliteStore::ReleaseLease(absl::string_view id, absl::string_view owner) {
+  absl::MutexLock lock(&impl_->mu);
+  return impl_->ReleaseLease(id, owner);
+}
+
+absl::Status SqliteStore::ReleaseAllLeases() {
+  absl::MutexLock lock(&impl_->mu);
+  return impl_->ReleaseAllLeases();
+}
+
+absl::StatusOr<std::optional<absl::Time>> SqliteStore::NextDueTime() {
+  absl::MutexLock lock(&impl_->mu);
+  return impl_->NextDueTime();
+}
+
+absl::StatusOr<std::vector<OnboardingEvent>> SqliteStore::ListEvents(absl::string_view id,
+                                                                     int64_t after_sequence,
+                                                                     int limit) {
+  absl::MutexLock lock(&impl_->mu);
+  return impl_->ListEvents(id, after_sequence, limit);
+}
+
+std::vector<std::string> SqliteStore::PreparedSqlForTesting() const {
+  absl::MutexLock lock(&impl_->mu);
+  return impl_->PreparedSql();
+}
+
+}  // namespace guestflow

@@ -1,0 +1,256 @@
+#include "server/store/sqlite_store.h"
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/unit/store/sqlite_test_util.h"
+#include "tests/unit/store/store_contract_test.h"
+
+namespace guestflow::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+absl::StatusOr<std::unique_ptr<Store>> OpenSqlite(const std::string& scratch_dir) {
+  absl::StatusOr<std::unique_ptr<SqliteStore>> store =
+      SqliteStore::Open((std::filesystem::path(scratch_dir) / "guestflow.db").string());
+  if (!store.ok()) return store.status();
+  return std::unique_ptr<Store>(*std::move(store));
+}
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, StoreContractTest,
+                         ::testing::Values(StoreContractParam{"Sqlite", &OpenSqlite}),
+                         StoreContractParamName);
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(dir_.path().empty());
+    path_ = dir_.File("guestflow.db");
+    absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+  }
+
+  ScratchDir dir_;
+  std::string path_;
+  std::unique_ptr<SqliteStore> store_;
+};
+
+TEST_F(SqliteStoreTest, OpenCreatesTheFileAndItsFolders) {
+  std::string nested = dir_.File("a/b/c/state.db");
+  GF_ASSERT_OK_AND_ASSIGN(std::unique_ptr<SqliteStore> store, SqliteStore::Open(nested));
+  EXPECT_TRUE(std::filesystem::exists(nested));
+}
+
+TEST_F(SqliteStoreTest, OpenFailsWhenTheFolderCannotBeMade) {
+  // A regular file where a folder should be.
+  RawDb blocker(dir_.File("not-a-folder"));
+  ASSERT_TRUE(blocker.ok());
+  GF_ASSERT_OK(blocker.Exec("CREATE TABLE t (x)"));
+  absl::StatusOr<std::unique_ptr<SqliteStore>> store =
+      SqliteStore::Open(dir_.File("not-a-folder/state.db"));
+  EXPECT_FALSE(store.ok());
+  EXPECT_EQ(SqliteStore::Open("").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(SqliteStoreTest, OpenRefusesAFileThatIsNotADatabase) {
+  std::string path = dir_.File("garbage.db");
+  {
+    FILE* f = fopen(path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    fputs("this is not an SQLite database, not even close, but long enough to have a header\n", f);
+    fclose(f);
+  }
+  absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
+  EXPECT_FALSE(store.ok());
+}
+
+TEST_F(SqliteStoreTest, TheFileIsInWalMode) {
+  RawDb raw(path_);
+  ASSERT_TRUE(raw.ok());
+  GF_ASSERT_OK_AND_ASSIGN(std::string mode, raw.Value("PRAGMA journal_mode"));
+  EXPECT_EQ(mode, "wal");
+}
+
+TEST_F(SqliteStoreTest, InMemoryDatabaseWorks) {
+  GF_ASSERT_OK_AND_ASSIGN(std::unique_ptr<SqliteStore> store, SqliteStore::Open(":memory:"));
+  GF_ASSERT_OK_AND_ASSIGN(CreateResult created,
+                          store->CreateOnboarding(NewOnboarding("ob-1"), NewEvent("created")));
+  GF_ASSERT_OK_AND_ASSIGN(Onboarding got, store->GetOnboarding("ob-1"));
+  EXPECT_EQ(got.version, 1);
+}
+
+// Times are kept to the microsecond; the infinities survive as themselves.
+TEST_F(SqliteStoreTest, TimesKeepMicrosecondsAndInfinities) {
+  Onboarding o = NewOnboarding("ob-1");
+  o.create_time = absl::InfinitePast();
+  o.update_time = kT0 + absl::Microseconds(5) + absl::Nanoseconds(999);
+  o.due_time = absl::InfiniteFuture();
+  o.steps[0].start_time = absl::UnixEpoch();
+  o.steps[0].finish_time = absl::UnixEpoch() - absl::Microseconds(3);
+  GF_ASSERT_OK_AND_ASSIGN(CreateResult created, store_->CreateOnboarding(o, NewEvent("created")));
+  GF_ASSERT_OK_AND_ASSIGN(Onboarding got, store_->GetOnboarding("ob-1"));
+  EXPECT_EQ(got.create_time, absl::InfinitePast());
+  EXPECT_EQ(got.update_time, kT0 + absl::Microseconds(5));
+  EXPECT_EQ(got.due_time, absl::InfiniteFuture());
+  EXPECT_EQ(got.steps[0].start_time, absl::UnixEpoch());
+  EXPECT_EQ(got.steps[0].finish_time, absl::UnixEpoch() - absl::Microseconds(3));
+
+  RawDb raw(path_);
+  GF_ASSERT_OK_AND_ASSIGN(std::string micros,
+                          raw.Value("SELECT update_time FROM onboardings WHERE id = 'ob-1'"));
+  EXPECT_EQ(micros, absl::StrCat(absl::ToUnixMicros(kT0) + 5));
+}
+
+TEST_F(SqliteStoreTest, UpdateKeepsTheFieldsThatIdentifyTheRequest) {
+  Onboarding o = NewOnboarding("ob-1", "contoso");
+  o.request_id = "req-1";
+  o.request_fingerprint = "fp-1";
+  GF_ASSERT_OK_AND_ASSIGN(CreateResult created, store_->CreateOnboarding(o, NewEvent("created")));
+  Onboarding changed = created.onboarding;
+  changed.tenant = "fabrikam";
+  changed.request_id = "req-2";
+  changed.request_fingerprint = "fp-2";
+  changed.create_time = kT0 + absl::Hours(1);
+  changed.error = "changed";
+  GF_ASSERT_OK_AND_ASSIGN(Onboarding updated, store_->UpdateOnboarding(changed, {}));
+  EXPECT_EQ(updated.tenant, "contoso");
+  EXPECT_EQ(updated.request_id, "req-1");
+  EXPECT_EQ(updated.request_fingerprint, "fp-1");
+  EXPECT_EQ(updated.create_time, kT0);
+  EXPECT_EQ(updated.error, "changed");
+}
+
+TEST_F(SqliteStoreTest, InvalidUtf8InJsonIsReplacedNotFatal) {
+  Onboarding o = NewOnboarding("ob-1");
+  o.options.roles = {"ok", "bad\xff"};
+  o.steps[0].outputs = {{"raw", "a\xc3"}};
+  GF_ASSERT_OK_AND_ASSIGN(CreateResult created, store_->CreateOnboarding(o, NewEvent("created")));
+  GF_ASSERT_OK_AND_ASSIGN(Onboarding got, store_->GetOnboarding("ob-1"));
+  EXPECT_THAT(got.options.roles, ::testing::ElementsAre("ok", "bad\xef\xbf\xbd"));
+  EXPECT_EQ(got.steps[0].outputs.at("raw"), "a\xef\xbf\xbd");
+}
+
+TEST_F(SqliteStoreTest, RowsThisBuildCannotReadAreInternalErrors) {
+  for (const char* id : {"ob-state", "ob-options", "ob-outputs", "ob-kind"}) {
+    GF_ASSERT_OK_AND_ASSIGN(CreateResult created,
+                            store_->CreateOnboarding(NewOnboarding(id), NewEvent("created")));
+  }
+  RawDb raw(path_);
+  GF_ASSERT_OK(raw.Exec("UPDATE onboardings SET state = 'PAUSED' WHERE id = 'ob-state'"));
+  GF_ASSERT_OK(
+      raw.Exec("UPDATE onboardings SET options = '{\"roles\": 7}' WHERE id = 'ob-options'"));
+  GF_ASSERT_OK(
+      raw.Exec("UPDATE steps SET outputs = 'not json' WHERE onboarding_id = 'ob-outputs'"));
+  GF_ASSERT_OK(
+      raw.Exec("UPDATE steps SET kind = 'teleport' WHERE onboarding_id = 'ob-kind' AND "
+               "position = 0"));
+  for (const char* id : {"ob-state", "ob-options", "ob-outputs", "ob-kind"}) {
+    absl::StatusOr<Onboarding> got = store_->GetOnboarding(id);
+    EXPECT_EQ(got.status().code(), absl::StatusCode::kInternal) << id << ": " << got.status();
+    EXPECT_THAT(std::string(got.status().message()), HasSubstr(id));
+  }
+}
+
+// A writer on another connection holds the write lock longer than the busy
+// timeout: the store gives UNAVAILABLE, and works again once it is free.
+TEST_F(SqliteStoreTest, ALockedDatabaseIsUnavailable) {
+  RawDb other(path_);
+  ASSERT_TRUE(other.ok());
+  GF_ASSERT_OK(other.Exec("BEGIN IMMEDIATE"));
+  absl::Time start = absl::Now();
+  absl::StatusOr<CreateResult> blocked =
+      store_->CreateOnboarding(NewOnboarding("ob-1"), NewEvent("created"));
+  EXPECT_EQ(blocked.status().code(), absl::StatusCode::kUnavailable) << blocked.status();
+  EXPECT_GE(absl::Now() - start, SqliteStore::kBusyTimeout - absl::Milliseconds(100));
+  // Readers are not blocked by a writer in WAL mode.
+  GF_ASSERT_OK_AND_ASSIGN(OnboardingPage page, store_->ListOnboardings(Query()));
+  EXPECT_TRUE(page.onboardings.empty());
+  GF_ASSERT_OK(other.Exec("ROLLBACK"));
+  GF_ASSERT_OK_AND_ASSIGN(CreateResult created,
+                          store_->CreateOnboarding(NewOnboarding("ob-1"), NewEvent("created")));
+  EXPECT_TRUE(created.created);
+}
+
+// Every statement the store prepares, EXPLAINed: none reads a whole table or
+// sorts, so listing, leasing and NextDueTime cost the rows they return (plus,
+// for the scheduler, the onboardings currently leased), however big the
+// tables grow. Runs every operation with every list filter first, so that
+// each query shape is in the statement cache.
+TEST_F(SqliteStoreTest, EveryQueryUsesAnIndexAndNoSort) {
+  for (int i = 0; i < 5; ++i) {
+    Onboarding o = NewOnboarding(absl::StrCat("ob-", i), i % 2 == 0 ? "contoso" : "fabrikam",
+                                 kT0 + absl::Seconds(i));
+    o.request_id = absl::StrCat("req-", i);
+    o.batch_id = i < 3 ? "batch-1" : "";
+    GF_ASSERT_OK_AND_ASSIGN(CreateResult created, store_->CreateOnboarding(o, NewEvent("created")));
+    GF_ASSERT_OK_AND_ASSIGN(Onboarding updated,
+                            store_->UpdateOnboarding(created.onboarding, {NewEvent("x")}, "w"));
+  }
+  for (int mask = 0; mask < 8; ++mask) {
+    ListOnboardingsQuery query = Query().PageSize(1);
+    if (mask & 1) query.tenant = "contoso";
+    if (mask & 2) query.state = OnboardingState::kQueued;
+    if (mask & 4) query.batch_id = "batch-1";
+    GF_ASSERT_OK_AND_ASSIGN(OnboardingPage page, store_->ListOnboardings(query));
+    ASSERT_FALSE(page.next_page_token.empty()) << mask;
+    query.page_token = page.next_page_token;
+    GF_ASSERT_OK_AND_ASSIGN(page, store_->ListOnboardings(query));
+  }
+  GF_ASSERT_OK_AND_ASSIGN(std::vector<Onboarding> leased,
+                          store_->LeaseDue("w", kT0 + absl::Seconds(2), absl::Minutes(1), 2));
+  ASSERT_EQ(leased.size(), 2u);
+  GF_ASSERT_OK(store_->ReleaseLease("ob-0", "w"));
+  GF_ASSERT_OK(store_->ReleaseAllLeases());
+  GF_ASSERT_OK_AND_ASSIGN(std::optional<absl::Time> next, store_->NextDueTime());
+  EXPECT_EQ(next, kT0);
+  GF_ASSERT_OK_AND_ASSIGN(Onboarding got, store_->GetOnboarding("ob-1"));
+  // A retried create finds the existing one by request_id.
+  Onboarding retry = NewOnboarding("ob-9", "contoso");
+  retry.request_id = "req-0";
+  GF_ASSERT_OK_AND_ASSIGN(CreateResult again, store_->CreateOnboarding(retry, NewEvent("created")));
+  ASSERT_FALSE(again.created);
+
+  std::vector<std::string> statements = store_->PreparedSqlForTesting();
+  ASSERT_GE(statements.size(), 30u);
+  RawDb raw(path_);
+  ASSERT_TRUE(raw.ok());
+  int explained = 0;
+  for (const std::string& sql : statements) {
+    GF_ASSERT_OK_AND_ASSIGN(auto plan, raw.Query("EXPLAIN QUERY PLAN " + sql));
+    std::vector<std::string> details;
+    details.reserve(plan.size());
+    for (const auto& row : plan) details.push_back(row.back());
+    std::string plan_text = absl::StrJoin(details, " | ");
+    SCOPED_TRACE(absl::StrCat(sql, "\n  plan: ", plan_text));
+    for (const std::string& detail : details) {
+      ++explained;
+      EXPECT_FALSE(absl::StartsWith(detail, "SCAN") && !absl::StrContains(detail, "USING INDEX") &&
+                   !absl::StrContains(detail, "USING COVERING INDEX") &&
+                   !absl::StrContains(detail, "USING PRIMARY KEY"))
+          << "reads a whole table";
+      EXPECT_FALSE(absl::StrContains(detail, "TEMP B-TREE")) << "sorts";
+    }
+    // The scheduler's queries use the indexes made for them.
+    if (absl::StrContains(sql, "due_time <= ?1")) {
+      EXPECT_THAT(plan_text, HasSubstr("onboardings_by_due_time"));
+    }
+    if (absl::StrContains(sql, "WHERE lease_owner IS NOT NULL")) {
+      EXPECT_THAT(plan_text, HasSubstr("onboardings_leased"));
+    }
+    if (absl::StrContains(sql, "request_id = ?2")) {
+      EXPECT_THAT(plan_text, HasSubstr("onboardings_by_request"));
+    }
+  }
+  EXPECT_GT(explained, 20);
+}
+
+}  // namespace
+}  // namespace guestflow::testing
