@@ -81,6 +81,10 @@ struct HttpConfig {
 
 struct Config {
   std::string source;  // the file it was read from
+  // The absolute folder relative paths resolve against (the config file's).
+  // Kept so that the plugin host can resolve relative paths in plugin
+  // settings (e.g. an outbox `dir`) the same way.
+  std::string base_dir;
   ServerConfig server;
   StoreConfig store;
   EngineConfig engine;

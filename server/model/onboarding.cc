@@ -4,11 +4,16 @@ namespace guestflow {
 
 absl::string_view StepName(StepKind kind) {
   switch (kind) {
-    case StepKind::kInvite: return "invite";
-    case StepKind::kProfile: return "profile";
-    case StepKind::kLicense: return "license";
-    case StepKind::kRole: return "role";
-    case StepKind::kNotify: return "notify";
+    case StepKind::kInvite:
+      return "invite";
+    case StepKind::kProfile:
+      return "profile";
+    case StepKind::kLicense:
+      return "license";
+    case StepKind::kRole:
+      return "role";
+    case StepKind::kNotify:
+      return "notify";
   }
   return "unknown";
 }
@@ -23,34 +28,50 @@ std::optional<StepKind> StepFromName(absl::string_view name) {
 absl::string_view PluginKindOf(StepKind kind) {
   switch (kind) {
     case StepKind::kInvite:
-    case StepKind::kProfile: return "invite";
-    case StepKind::kLicense: return "license";
-    case StepKind::kRole: return "role";
-    case StepKind::kNotify: return "notifier";
+    case StepKind::kProfile:
+      return "invite";
+    case StepKind::kLicense:
+      return "license";
+    case StepKind::kRole:
+      return "role";
+    case StepKind::kNotify:
+      return "notifier";
   }
   return "unknown";
 }
 
 absl::string_view OnboardingStateName(OnboardingState state) {
   switch (state) {
-    case OnboardingState::kQueued: return "QUEUED";
-    case OnboardingState::kRunning: return "RUNNING";
-    case OnboardingState::kWaiting: return "WAITING";
-    case OnboardingState::kSucceeded: return "SUCCEEDED";
-    case OnboardingState::kFailed: return "FAILED";
-    case OnboardingState::kCancelled: return "CANCELLED";
+    case OnboardingState::kQueued:
+      return "QUEUED";
+    case OnboardingState::kRunning:
+      return "RUNNING";
+    case OnboardingState::kWaiting:
+      return "WAITING";
+    case OnboardingState::kSucceeded:
+      return "SUCCEEDED";
+    case OnboardingState::kFailed:
+      return "FAILED";
+    case OnboardingState::kCancelled:
+      return "CANCELLED";
   }
   return "UNKNOWN";
 }
 
 absl::string_view StepStateName(StepState state) {
   switch (state) {
-    case StepState::kPending: return "PENDING";
-    case StepState::kRunning: return "RUNNING";
-    case StepState::kWaiting: return "WAITING";
-    case StepState::kSucceeded: return "SUCCEEDED";
-    case StepState::kFailed: return "FAILED";
-    case StepState::kCancelled: return "CANCELLED";
+    case StepState::kPending:
+      return "PENDING";
+    case StepState::kRunning:
+      return "RUNNING";
+    case StepState::kWaiting:
+      return "WAITING";
+    case StepState::kSucceeded:
+      return "SUCCEEDED";
+    case StepState::kFailed:
+      return "FAILED";
+    case StepState::kCancelled:
+      return "CANCELLED";
   }
   return "UNKNOWN";
 }
