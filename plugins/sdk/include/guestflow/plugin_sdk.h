@@ -50,9 +50,7 @@ struct StepResult {
     return {GF_STEP_WAIT, std::move(why), retry_after_ms};
   }
   // A permanent failure; `error` must tell a person what to fix.
-  static StepResult Failed(std::string error) {
-    return {GF_STEP_FAILED, std::move(error), -1};
-  }
+  static StepResult Failed(std::string error) { return {GF_STEP_FAILED, std::move(error), -1}; }
 };
 
 struct HttpHeader {
@@ -112,9 +110,7 @@ class Call {
  public:
   Call(const gf_host_api* api, gf_call* call) : api_(api), call_(call) {}
 
-  void Log(gf_log_level level, std::string_view message) {
-    api_->log(call_, level, ToGf(message));
-  }
+  void Log(gf_log_level level, std::string_view message) { api_->log(call_, level, ToGf(message)); }
   int64_t NowUnixMs() { return api_->now_unix_ms(call_); }
 
   HttpResponse Http(const HttpRequest& request) {
@@ -142,8 +138,8 @@ class Call {
     out.body = std::string(FromGf(resp.body));
     out.transport_error = std::string(FromGf(resp.transport_error));
     for (size_t i = 0; i < resp.header_count; ++i) {
-      out.headers.push_back({std::string(FromGf(resp.headers[i].name)),
-                             std::string(FromGf(resp.headers[i].value))});
+      out.headers.push_back(
+          {std::string(FromGf(resp.headers[i].name)), std::string(FromGf(resp.headers[i].value))});
     }
     return out;
   }
@@ -285,10 +281,10 @@ inline const char* GetLastError(gf_instance*) noexcept { return LastError().c_st
 #endif
 
 // Exports `Class` as a plugin. Use once per library, at namespace scope.
-#define GUESTFLOW_PLUGIN(Class, plugin_name, plugin_kind, plugin_version)          \
+#define GUESTFLOW_PLUGIN(Class, plugin_name, plugin_kind, plugin_version)           \
   extern "C" GUESTFLOW_PLUGIN_EXPORT const gf_plugin_table* guestflow_plugin_entry( \
       void) noexcept {                                                              \
-    static const gf_plugin_table table = {                                         \
+    static const gf_plugin_table table = {                                          \
         GF_PLUGIN_ABI_VERSION,                                                      \
         static_cast<uint32_t>(sizeof(gf_plugin_table)),                             \
         plugin_name,                                                                \

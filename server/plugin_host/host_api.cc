@@ -1,0 +1,245 @@
+#include "server/plugin_host/host_api.h"
+
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "server/common/logging.h"
+#include "server/config/secret.h"
+
+std::string gf_call::LogContext() const {
+  std::string context = absl::StrCat("plugin=", plugin, " tenant=", tenant);
+  if (!onboarding_id.empty()) absl::StrAppend(&context, " onboarding=", onboarding_id);
+  if (!step.empty()) absl::StrAppend(&context, " step=", step);
+  return context;
+}
+
+namespace guestflow {
+namespace {
+
+constexpr absl::string_view kRedacted = "[REDACTED]";
+constexpr size_t kMinSecretLength = 6;
+
+absl::string_view View(gf_str s) {
+  return s.data == nullptr ? absl::string_view() : absl::string_view(s.data, s.len);
+}
+
+bool Valid(gf_str s) { return s.data != nullptr || s.len == 0; }
+
+LogLevel ToLogLevel(gf_log_level level) {
+  switch (level) {
+    case GF_LOG_DEBUG:
+      return LogLevel::kDebug;
+    case GF_LOG_INFO:
+      return LogLevel::kInfo;
+    case GF_LOG_WARN:
+      return LogLevel::kWarn;
+    case GF_LOG_ERROR:
+      return LogLevel::kError;
+  }
+  return LogLevel::kInfo;
+}
+
+void HostLog(gf_call* call, gf_log_level level, gf_str message) noexcept {
+  if (!Valid(message)) return;
+  if (call == nullptr) {
+    Log(ToLogLevel(level), RedactSecrets(View(message), {}), "source=plugin");
+    return;
+  }
+  std::string text;
+  {
+    absl::MutexLock lock(&call->mu);
+    text = RedactSecrets(View(message), call->secrets);
+  }
+  Log(ToLogLevel(level), text, call->LogContext());
+}
+
+int64_t HostNowUnixMs(gf_call* call) noexcept {
+  const Clock* clock = call != nullptr && call->clock != nullptr ? call->clock : Clock::Real();
+  return absl::ToUnixMillis(clock->Now());
+}
+
+int32_t HostHttp(gf_call* call, const gf_http_request* request,
+                 gf_http_response* response) noexcept {
+  // Without a usable response struct or call there is nowhere to say why.
+  if (response == nullptr || response->struct_size < kHttpResponseSizeV1_0) return -1;
+  response->status = 0;
+  response->body = gf_str{nullptr, 0};
+  response->headers = nullptr;
+  response->header_count = 0;
+  response->transport_error = gf_str{nullptr, 0};
+  if (call == nullptr) return -1;
+
+  auto malformed = [call, response](absl::string_view why) {
+    absl::MutexLock lock(&call->mu);
+    response->transport_error = call->Keep(absl::StrCat("malformed request: ", why));
+    return 1;
+  };
+  if (request == nullptr) return malformed("no request");
+  if (request->struct_size < kHttpRequestSizeV1_0) return malformed("struct_size too small");
+  if (!Valid(request->method) || !Valid(request->url) || !Valid(request->body) ||
+      !Valid(request->service) || (request->header_count > 0 && request->headers == nullptr)) {
+    return malformed("a buffer has a length but no data");
+  }
+
+  HttpRequest http;
+  http.method = std::string(View(request->method));
+  http.url = std::string(View(request->url));
+  http.body = std::string(View(request->body));
+  http.service = std::string(View(request->service));
+  if (request->timeout_ms > 0) http.timeout = absl::Milliseconds(request->timeout_ms);
+  http.headers.reserve(request->header_count);
+  for (size_t i = 0; i < request->header_count; ++i) {
+    const gf_http_header& h = request->headers[i];
+    if (!Valid(h.name) || !Valid(h.value)) return malformed("a header buffer has no data");
+    http.headers.push_back({std::string(View(h.name)), std::string(View(h.value))});
+  }
+  if (call->http == nullptr) {
+    absl::MutexLock lock(&call->mu);
+    response->transport_error = call->Keep("the host has no HTTP client");
+    return 0;
+  }
+
+  absl::StatusOr<HttpResponse> result = call->http->Send(http);
+  if (!result.ok()) {
+    if (result.status().code() == absl::StatusCode::kInvalidArgument) {
+      return malformed(result.status().message());
+    }
+    absl::MutexLock lock(&call->mu);
+    response->transport_error = call->Keep(std::string(result.status().message()));
+    return 0;
+  }
+  absl::MutexLock lock(&call->mu);
+  response->status = result->status;
+  response->body = call->Keep(std::move(result->body));
+  std::vector<gf_http_header>& headers = call->header_arena.emplace_back();
+  headers.reserve(result->headers.size());
+  for (HttpHeader& h : result->headers) {
+    gf_str name = call->Keep(std::move(h.name));
+    gf_str value = call->Keep(std::move(h.value));
+    headers.push_back({name, value});
+  }
+  response->headers = headers.data();
+  response->header_count = headers.size();
+  return 0;
+}
+
+int32_t HostGetToken(gf_call* call, gf_str scope, gf_str* token, gf_str* error,
+                     int32_t* permanent) noexcept {
+  if (call == nullptr || token == nullptr) return -1;
+  *token = gf_str{nullptr, 0};
+  if (error != nullptr) *error = gf_str{nullptr, 0};
+  if (permanent != nullptr) *permanent = 0;
+  auto fail = [&](const absl::Status& status) {
+    absl::MutexLock lock(&call->mu);
+    if (error != nullptr) {
+      *error = call->Keep(RedactSecrets(status.message(), call->secrets));
+    }
+    if (permanent != nullptr) *permanent = IsPermanentTokenError(status) ? 1 : 0;
+    return 1;
+  };
+  if (!Valid(scope) || scope.len == 0) return fail(absl::InvalidArgumentError("empty token scope"));
+  if (call->tokens == nullptr || call->tenant_config == nullptr) {
+    return fail(absl::FailedPreconditionError("the host has no token provider"));
+  }
+  const TenantConfig& tenant = *call->tenant_config;
+  absl::StatusOr<std::string> secret = ResolveSecret(tenant.client_secret);
+  if (!secret.ok()) {
+    return fail(absl::Status(
+        secret.status().code(),
+        absl::StrCat("client secret of tenant ", tenant.id, ": ", secret.status().message())));
+  }
+  {
+    absl::MutexLock lock(&call->mu);
+    call->secrets.push_back(*secret);
+  }
+  TokenRequest request;
+  request.authority_url = tenant.authority_url;
+  request.directory = tenant.directory;
+  request.client_id = tenant.client_id;
+  request.client_secret = *std::move(secret);
+  request.scope = std::string(View(scope));
+  absl::StatusOr<std::string> result = call->tokens->GetToken(request);
+  if (!result.ok()) return fail(result.status());
+  absl::MutexLock lock(&call->mu);
+  call->secrets.push_back(*result);
+  *token = call->Keep(*std::move(result));
+  return 0;
+}
+
+void HostSetOutput(gf_call* call, gf_str key, gf_str value) noexcept {
+  if (call == nullptr || !Valid(key) || key.len == 0 || !Valid(value)) return;
+  absl::MutexLock lock(&call->mu);
+  call->outputs[std::string(View(key))] = std::string(View(value));
+}
+
+void HostSetError(gf_call* call, gf_str message) noexcept {
+  if (call == nullptr || !Valid(message)) return;
+  absl::MutexLock lock(&call->mu);
+  call->error = std::string(View(message));
+}
+
+void HostSetRetryAfterMs(gf_call* call, int64_t delay_ms) noexcept {
+  if (call == nullptr || delay_ms < 0) return;
+  absl::MutexLock lock(&call->mu);
+  call->retry_after = absl::Milliseconds(delay_ms);
+}
+
+void HostAddCheck(gf_call* call, gf_str name, int32_t ok, gf_str detail) noexcept {
+  if (call == nullptr || !Valid(name) || !Valid(detail)) return;
+  absl::MutexLock lock(&call->mu);
+  call->checks.push_back({std::string(View(name)), ok != 0, std::string(View(detail))});
+}
+
+constexpr gf_host_api kHostApi = {
+    static_cast<uint32_t>(sizeof(gf_host_api)),
+    GF_PLUGIN_ABI_VERSION,
+    &HostLog,
+    &HostNowUnixMs,
+    &HostHttp,
+    &HostGetToken,
+    &HostSetOutput,
+    &HostSetError,
+    &HostSetRetryAfterMs,
+    &HostAddCheck,
+};
+
+}  // namespace
+
+const gf_host_api* HostApi() { return &kHostApi; }
+
+std::string RedactSecrets(absl::string_view text, const std::vector<std::string>& secrets) {
+  std::string out(text);
+  for (const std::string& secret : secrets) {
+    if (secret.size() >= kMinSecretLength) {
+      absl::StrReplaceAll({{secret, kRedacted}}, &out);
+    }
+  }
+  // A bearer credential the host did not hand out (a plugin's own) is still
+  // one: hide whatever follows "Bearer ".
+  static constexpr char kBearer[] = "bearer ";
+  static constexpr size_t kBearerLength = sizeof(kBearer) - 1;
+  const std::string lower = absl::AsciiStrToLower(out);
+  std::string result;
+  result.reserve(out.size());
+  size_t pos = 0;
+  while (true) {
+    const size_t found = lower.find(kBearer, pos);
+    if (found == std::string::npos) break;
+    const size_t start = found + kBearerLength;
+    size_t end = start;
+    while (end < out.size() && !absl::ascii_isspace(static_cast<unsigned char>(out[end])) &&
+           out[end] != '"' && out[end] != '\'' && out[end] != ',') {
+      ++end;
+    }
+    result.append(out, pos, start - pos);
+    if (end > start) absl::StrAppend(&result, kRedacted);
+    pos = end;
+  }
+  result.append(out, pos, std::string::npos);
+  return result;
+}
+
+}  // namespace guestflow
