@@ -18,10 +18,14 @@ std::atomic<bool> g_json{false};
 
 absl::string_view LevelName(LogLevel level) {
   switch (level) {
-    case LogLevel::kDebug: return "debug";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kWarn: return "warn";
-    case LogLevel::kError: return "error";
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kError:
+      return "error";
   }
   return "info";
 }
@@ -35,7 +39,8 @@ void InitLogging(LogLevel min_level, absl::string_view format) {
 
 void Log(LogLevel level, absl::string_view message, absl::string_view context) {
   if (static_cast<int>(level) < g_min_level.load()) return;
-  const std::string time = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
+  const std::string time =
+      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
   std::string line;
   if (g_json) {
     nlohmann::json j = {{"time", time}, {"level", LevelName(level)}, {"msg", message}};

@@ -11,10 +11,10 @@
 #define GF_STATUS_CONCAT_(a, b) GF_STATUS_CONCAT_INNER_(a, b)
 
 // Returns the status of `expr` from the enclosing function if it is not OK.
-#define GF_RETURN_IF_ERROR(expr)                     \
-  do {                                               \
-    ::absl::Status gf_status_ = (expr);              \
-    if (!gf_status_.ok()) return gf_status_;         \
+#define GF_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::absl::Status gf_status_ = (expr);      \
+    if (!gf_status_.ok()) return gf_status_; \
   } while (false)
 
 // `GF_ASSIGN_OR_RETURN(auto x, F());` assigns the value of a StatusOr to `x`,

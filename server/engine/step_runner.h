@@ -6,9 +6,9 @@
 #include <map>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "server/model/onboarding.h"
 
@@ -22,8 +22,8 @@ struct StepOutcome {
     kFailed,     // permanent failure
   };
   Kind kind = Kind::kSucceeded;
-  std::string error;                          // why, for kRetry/kWait/kFailed
-  std::optional<absl::Duration> retry_after;  // asked for by the plugin
+  std::string error;                           // why, for kRetry/kWait/kFailed
+  std::optional<absl::Duration> retry_after;   // asked for by the plugin
   std::map<std::string, std::string> outputs;  // set during the call
   std::string plugin;                          // the plugin that ran it
 };

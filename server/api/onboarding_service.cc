@@ -1,0 +1,286 @@
+#include "server/api/onboarding_service.h"
+
+#include <algorithm>
+#include <atomic>
+#include <deque>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "server/api/proto_convert.h"
+#include "server/api/rpc_executor.h"
+#include "server/common/status_macros.h"
+
+namespace guestflow {
+namespace {
+
+constexpr int kDefaultPageSize = 50;
+constexpr int kMaxPageSize = 1000;
+constexpr int kWatchBatch = 100;
+
+// Streams an onboarding's events. Fetches run on the API pool; a fetch is
+// started by the first request and by every change the feed announces; at
+// most one fetch and one write are in flight at a time. gRPC may run a
+// reaction inline inside StartWrite or Finish, so neither is ever called with
+// `mu_` held. The reactor deletes itself when gRPC is done with it and no
+// fetch still refers to it (reference count).
+class WatchReactor : public grpc::ServerWriteReactor<v1::WatchOnboardingResponse> {
+ public:
+  WatchReactor(Engine* engine, WorkerPool* pool, std::string id, int64_t after_sequence)
+      : engine_(engine), pool_(pool), id_(std::move(id)), last_fetched_(after_sequence) {
+    token_ = engine_->feed()->Subscribe(id_, [this] { Poke(); });
+    Poke();
+  }
+
+  void OnWriteDone(bool ok) override {
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+      outbox_.pop_front();
+      if (!ok && !pending_finish_.has_value()) {
+        pending_finish_ = grpc::Status(grpc::StatusCode::CANCELLED, "stream closed");
+      }
+    }
+    Drive();
+  }
+
+  void OnCancel() override {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!pending_finish_.has_value()) {
+        pending_finish_ = grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client");
+      }
+    }
+    Drive();
+  }
+
+  void OnDone() override {
+    engine_->feed()->Unsubscribe(token_);
+    Release();
+  }
+
+ private:
+  void Release() {
+    if (refs_.fetch_sub(1) == 1) delete this;
+  }
+
+  // Something changed: fetch now, or again after the fetch in flight.
+  void Poke() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_ || pending_finish_.has_value()) return;
+      if (fetching_) {
+        refetch_ = true;
+        return;
+      }
+      fetching_ = true;
+      refetch_ = false;
+    }
+    StartFetch();
+  }
+
+  void StartFetch() {
+    refs_.fetch_add(1);
+    if (!pool_->TrySubmit([this] { Fetch(); })) {
+      {
+        absl::MutexLock lock(&mu_);
+        fetching_ = false;
+        if (!pending_finish_.has_value()) {
+          pending_finish_ = grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                         "the server is busy; watch again later");
+        }
+      }
+      Drive();
+      Release();
+    }
+  }
+
+  void Fetch() {
+    int64_t after;
+    {
+      absl::MutexLock lock(&mu_);
+      after = last_fetched_;
+    }
+    absl::StatusOr<std::vector<OnboardingEvent>> events = engine_->Events(id_, after, kWatchBatch);
+    absl::StatusOr<Onboarding> onboarding =
+        events.ok() ? engine_->Get(id_) : absl::StatusOr<Onboarding>(events.status());
+    bool again = false;
+    {
+      absl::MutexLock lock(&mu_);
+      fetching_ = false;
+      if (!onboarding.ok()) {
+        if (!pending_finish_.has_value()) pending_finish_ = ToGrpcStatus(onboarding.status());
+      } else {
+        for (const OnboardingEvent& e : *events) {
+          v1::WatchOnboardingResponse response;
+          ToProto(e, response.mutable_event());
+          ToProto(*onboarding, response.mutable_onboarding());
+          outbox_.push_back(std::move(response));
+          last_fetched_ = std::max(last_fetched_, e.sequence);
+        }
+        // More history than one batch, or the feed rang meanwhile: again.
+        caught_up_ = events->size() < static_cast<size_t>(kWatchBatch);
+        terminal_ = IsTerminal(onboarding->state);
+        if ((!caught_up_ || refetch_) && !pending_finish_.has_value()) {
+          fetching_ = true;
+          refetch_ = false;
+          again = true;
+        }
+      }
+    }
+    if (again) StartFetch();
+    Drive();
+    Release();
+  }
+
+  // Starts the next write, or finishes the stream when there is nothing left
+  // to say.
+  void Drive() {
+    const v1::WatchOnboardingResponse* next = nullptr;
+    std::optional<grpc::Status> finish;
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_ || writing_) return;
+      if (pending_finish_.has_value()) {
+        finish = *pending_finish_;
+      } else if (!outbox_.empty()) {
+        writing_ = true;
+        next = &outbox_.front();  // deque: stays put while we push_back
+      } else if (terminal_ && caught_up_ && !fetching_) {
+        finish = grpc::Status::OK;
+      }
+      if (finish.has_value()) finished_ = true;
+    }
+    if (next != nullptr) {
+      StartWrite(next);
+    } else if (finish.has_value()) {
+      Finish(*finish);
+    }
+  }
+
+  Engine* const engine_;
+  WorkerPool* const pool_;
+  const std::string id_;
+  int64_t token_ = 0;
+  // One reference for gRPC (released in OnDone), one per fetch in flight.
+  std::atomic<int> refs_{1};
+
+  absl::Mutex mu_;
+  std::deque<v1::WatchOnboardingResponse> outbox_ ABSL_GUARDED_BY(mu_);
+  int64_t last_fetched_ ABSL_GUARDED_BY(mu_);
+  std::optional<grpc::Status> pending_finish_ ABSL_GUARDED_BY(mu_);
+  bool fetching_ ABSL_GUARDED_BY(mu_) = false;
+  bool refetch_ ABSL_GUARDED_BY(mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool caught_up_ ABSL_GUARDED_BY(mu_) = false;
+  bool terminal_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace
+
+grpc::ServerUnaryReactor* OnboardingServiceImpl::StartOnboarding(
+    grpc::CallbackServerContext* context, const v1::StartOnboardingRequest* request,
+    v1::Onboarding* response) {
+  auto* reactor = context->DefaultReactor();
+  RunAndFinish(pool_, reactor, [this, request, response]() -> absl::Status {
+    StartRequest r;
+    r.tenant = request->tenant();
+    r.guest = FromProto(request->guest());
+    r.options = FromProto(request->options());
+    r.approve_mailbox = request->options().approve_mailbox();
+    r.enable_server_side_sync = request->options().enable_server_side_sync();
+    r.request_id = request->request_id();
+    r.validate_only = request->validate_only();
+    GF_ASSIGN_OR_RETURN(CreateResult result, engine_->Start(r));
+    ToProto(result.onboarding, response);
+    return absl::OkStatus();
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* OnboardingServiceImpl::GetOnboarding(
+    grpc::CallbackServerContext* context, const v1::GetOnboardingRequest* request,
+    v1::Onboarding* response) {
+  auto* reactor = context->DefaultReactor();
+  RunAndFinish(pool_, reactor, [this, request, response]() -> absl::Status {
+    GF_ASSIGN_OR_RETURN(std::string id, ParseOnboardingName(request->name(), "name"));
+    GF_ASSIGN_OR_RETURN(Onboarding o, engine_->Get(id));
+    ToProto(o, response);
+    return absl::OkStatus();
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* OnboardingServiceImpl::ListOnboardings(
+    grpc::CallbackServerContext* context, const v1::ListOnboardingsRequest* request,
+    v1::ListOnboardingsResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  RunAndFinish(pool_, reactor, [this, request, response]() -> absl::Status {
+    if (request->page_size() < 0) {
+      return absl::InvalidArgumentError("page_size: must not be negative");
+    }
+    ListOnboardingsQuery q;
+    q.tenant = request->tenant();
+    if (request->state() != v1::ONBOARDING_STATE_UNSPECIFIED) {
+      q.state = FromProto(request->state());
+      if (!q.state.has_value()) return absl::InvalidArgumentError("state: unknown value");
+    }
+    GF_ASSIGN_OR_RETURN(q.batch_id, ParseBatchName(request->batch(), "batch"));
+    q.page_size =
+        request->page_size() == 0 ? kDefaultPageSize : std::min(request->page_size(), kMaxPageSize);
+    q.page_token = request->page_token();
+    GF_ASSIGN_OR_RETURN(OnboardingPage page, engine_->List(q));
+    for (const Onboarding& o : page.onboardings) ToProto(o, response->add_onboardings());
+    response->set_next_page_token(page.next_page_token);
+    return absl::OkStatus();
+  });
+  return reactor;
+}
+
+grpc::ServerWriteReactor<v1::WatchOnboardingResponse>* OnboardingServiceImpl::WatchOnboarding(
+    grpc::CallbackServerContext* context, const v1::WatchOnboardingRequest* request) {
+  absl::StatusOr<std::string> id = ParseOnboardingName(request->name(), "name");
+  if (!id.ok() || request->after_sequence() < 0) {
+    // A reactor that only reports the error.
+    class Refuse : public grpc::ServerWriteReactor<v1::WatchOnboardingResponse> {
+     public:
+      explicit Refuse(grpc::Status s) { Finish(std::move(s)); }
+      void OnDone() override { delete this; }
+    };
+    return new Refuse(!id.ok() ? ToGrpcStatus(id.status())
+                               : grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                              "after_sequence: must not be negative"));
+  }
+  return new WatchReactor(engine_, pool_, *id, request->after_sequence());
+}
+
+grpc::ServerUnaryReactor* OnboardingServiceImpl::CancelOnboarding(
+    grpc::CallbackServerContext* context, const v1::CancelOnboardingRequest* request,
+    v1::Onboarding* response) {
+  auto* reactor = context->DefaultReactor();
+  RunAndFinish(pool_, reactor, [this, request, response]() -> absl::Status {
+    GF_ASSIGN_OR_RETURN(std::string id, ParseOnboardingName(request->name(), "name"));
+    GF_ASSIGN_OR_RETURN(Onboarding o, engine_->Cancel(id));
+    ToProto(o, response);
+    return absl::OkStatus();
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* OnboardingServiceImpl::RetryOnboarding(
+    grpc::CallbackServerContext* context, const v1::RetryOnboardingRequest* request,
+    v1::Onboarding* response) {
+  auto* reactor = context->DefaultReactor();
+  RunAndFinish(pool_, reactor, [this, request, response]() -> absl::Status {
+    GF_ASSIGN_OR_RETURN(std::string id, ParseOnboardingName(request->name(), "name"));
+    GF_ASSIGN_OR_RETURN(Onboarding o, engine_->Retry(id));
+    ToProto(o, response);
+    return absl::OkStatus();
+  });
+  return reactor;
+}
+
+}  // namespace guestflow

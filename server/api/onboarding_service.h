@@ -1,0 +1,40 @@
+// guestflow.v1.OnboardingService over the Engine. Handlers do not block: each
+// hands its work to the API worker pool and returns its reactor.
+#pragma once
+
+#include "guestflow/v1/onboarding_service.grpc.pb.h"
+#include "server/engine/engine.h"
+#include "server/engine/worker_pool.h"
+
+namespace guestflow {
+
+// Thread-safe. Borrows the engine and the pool, which must outlive the
+// gRPC server it is registered with.
+class OnboardingServiceImpl final : public v1::OnboardingService::CallbackService {
+ public:
+  OnboardingServiceImpl(Engine* engine, WorkerPool* pool) : engine_(engine), pool_(pool) {}
+
+  grpc::ServerUnaryReactor* StartOnboarding(grpc::CallbackServerContext* context,
+                                            const v1::StartOnboardingRequest* request,
+                                            v1::Onboarding* response) override;
+  grpc::ServerUnaryReactor* GetOnboarding(grpc::CallbackServerContext* context,
+                                          const v1::GetOnboardingRequest* request,
+                                          v1::Onboarding* response) override;
+  grpc::ServerUnaryReactor* ListOnboardings(grpc::CallbackServerContext* context,
+                                            const v1::ListOnboardingsRequest* request,
+                                            v1::ListOnboardingsResponse* response) override;
+  grpc::ServerWriteReactor<v1::WatchOnboardingResponse>* WatchOnboarding(
+      grpc::CallbackServerContext* context, const v1::WatchOnboardingRequest* request) override;
+  grpc::ServerUnaryReactor* CancelOnboarding(grpc::CallbackServerContext* context,
+                                             const v1::CancelOnboardingRequest* request,
+                                             v1::Onboarding* response) override;
+  grpc::ServerUnaryReactor* RetryOnboarding(grpc::CallbackServerContext* context,
+                                            const v1::RetryOnboardingRequest* request,
+                                            v1::Onboarding* response) override;
+
+ private:
+  Engine* const engine_;
+  WorkerPool* const pool_;
+};
+
+}  // namespace guestflow

@@ -1,0 +1,183 @@
+#include "server/engine/scheduler.h"
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "server/common/logging.h"
+#include "server/common/status_macros.h"
+#include "server/engine/state_machine.h"
+
+namespace guestflow {
+namespace {
+
+// How often a stale write (the record changed while the step ran) is merged
+// and tried again before giving up to the lease expiry.
+constexpr int kMaxConflictRetries = 5;
+
+std::string Context(const Onboarding& o, const Step* step) {
+  return absl::StrCat("onboarding=", o.id, " tenant=", o.tenant,
+                      step != nullptr ? absl::StrCat(" step=", StepName(step->kind)) : "");
+}
+
+}  // namespace
+
+Scheduler::Scheduler(Store* store, StepRunner* runner, Clock* clock, ChangeFeed* feed,
+                     SchedulerOptions options)
+    : store_(store), runner_(runner), clock_(clock), feed_(feed), options_(std::move(options)) {}
+
+Scheduler::~Scheduler() { Stop(absl::ZeroDuration()); }
+
+void Scheduler::Start() {
+  // The queue never holds more than the free worker slots: the loop leases
+  // only as much as it can start.
+  pool_ = std::make_unique<WorkerPool>("steps", options_.workers,
+                                       static_cast<size_t>(options_.workers) * 2);
+  loop_ = std::thread([this] { Loop(); });
+}
+
+void Scheduler::Wake() {
+  absl::MutexLock lock(&mu_);
+  wake_ = true;
+}
+
+void Scheduler::Stop(absl::Duration grace) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  if (loop_.joinable()) loop_.join();
+  if (pool_ == nullptr) return;
+  const absl::Time deadline = absl::Now() + grace;
+  while (pool_->Pending() > 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(20));
+  if (pool_->Pending() == 0) {
+    pool_->Shutdown();
+  } else {
+    LogWarn(
+        absl::StrCat("stopping with ", in_flight_.load(),
+                     " step(s) still running; their leases will expire and they will run again"));
+    // The threads cannot be interrupted inside a plugin call; leave them to
+    // the process exit rather than block shutdown forever.
+    pool_.release();  // NOLINT(bugprone-unused-return-value): deliberately leaked
+  }
+}
+
+void Scheduler::Loop() {
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+      wake_ = false;
+    }
+    const int free_slots = options_.workers - in_flight_.load();
+    if (free_slots > 0) {
+      absl::StatusOr<std::vector<Onboarding>> leased =
+          store_->LeaseDue(options_.owner, clock_->Now(), options_.lease, free_slots);
+      if (!leased.ok()) {
+        LogError(absl::StrCat("cannot lease due onboardings: ", leased.status().ToString()));
+      } else {
+        for (Onboarding& o : *leased) {
+          ++in_flight_;
+          std::string id = o.id;
+          if (!pool_->TrySubmit([this, o = std::move(o)]() mutable { RunLeased(std::move(o)); })) {
+            --in_flight_;
+            (void)store_->ReleaseLease(id, options_.owner);
+          }
+        }
+      }
+    }
+    // Sleep until the next due time, a wake-up, or the idle poll.
+    absl::Duration wait = options_.idle_poll;
+    if (in_flight_.load() < options_.workers) {
+      absl::StatusOr<std::optional<absl::Time>> next = store_->NextDueTime();
+      if (next.ok() && next->has_value()) {
+        wait = std::clamp(**next - clock_->Now(), absl::ZeroDuration(), options_.idle_poll);
+      }
+    }
+    absl::MutexLock lock(&mu_);
+    mu_.AwaitWithTimeout(absl::Condition(
+                             +[](Scheduler* s) ABSL_SHARED_LOCKS_REQUIRED(s->mu_) {
+                               return s->wake_ || s->stopping_;
+                             },
+                             this),
+                         std::max(wait, absl::Milliseconds(1)));
+  }
+}
+
+absl::StatusOr<int> Scheduler::RunDueNow(int limit) {
+  GF_ASSIGN_OR_RETURN(std::vector<Onboarding> leased,
+                      store_->LeaseDue(options_.owner, clock_->Now(), options_.lease, limit));
+  int ran = 0;
+  for (Onboarding& o : leased) {
+    ++in_flight_;
+    RunLeased(std::move(o));
+    ++ran;
+  }
+  return ran;
+}
+
+void Scheduler::RunLeased(Onboarding onboarding) {
+  const std::string id = onboarding.id;
+  absl::Status status = RunStepOf(std::move(onboarding));
+  if (!status.ok()) {
+    LogError(absl::StrCat("step not stored: ", status.ToString()), absl::StrCat("onboarding=", id));
+    (void)store_->ReleaseLease(id, options_.owner);
+  }
+  --in_flight_;
+  // A finished worker frees a slot: let the loop lease more at once.
+  Wake();
+}
+
+absl::Status Scheduler::RunStepOf(Onboarding o) {
+  // 1. Record that the step is running, so that a crash from here on is seen
+  //    as "this step was started" and the step (idempotent) runs again.
+  GF_ASSIGN_OR_RETURN(std::vector<OnboardingEvent> begin_events, BeginStep(o, clock_->Now()));
+  GF_ASSIGN_OR_RETURN(o, store_->UpdateOnboarding(o, begin_events));
+  feed_->Publish(o.id);
+  const StepKind kind = CurrentStep(o)->kind;
+  LogInfo("step started", Context(o, CurrentStep(o)));
+
+  // 2. Run it. This may take seconds; nothing is locked meanwhile.
+  const StepOutcome outcome = runner_->Run(o, kind);
+
+  // 3. Store the outcome and give the lease back, in one write. If the record
+  //    changed meanwhile (cancelled), keep the outputs the step produced, which
+  //    a later retry needs to stay idempotent, and drop the rest.
+  for (int i = 0; i < kMaxConflictRetries; ++i) {
+    Onboarding next = o;
+    std::vector<OnboardingEvent> events;
+    {
+      absl::MutexLock lock(&rng_mu_);
+      absl::StatusOr<std::vector<OnboardingEvent>> applied =
+          ApplyOutcome(next, kind, outcome, clock_->Now(), options_.retry, rng_);
+      if (applied.ok()) {
+        events = *std::move(applied);
+      } else {
+        // Not running this step any more: only merge the outputs.
+        if (Step* s = next.FindStep(kind)) {
+          for (const auto& [k, v] : outcome.outputs) s->outputs[k] = v;
+        }
+        events.push_back(OnboardingEvent{
+            0, clock_->Now(), "step_result_ignored", kind,
+            absl::StrCat(StepName(kind),
+                         " finished after the onboarding changed: ", applied.status().message())});
+      }
+    }
+    absl::StatusOr<Onboarding> stored = store_->UpdateOnboarding(next, events, options_.owner);
+    if (stored.ok()) {
+      feed_->Publish(o.id);
+      const Step* step = stored->FindStep(kind);
+      LogInfo(absl::StrCat("step ", StepStateName(step->state)),
+              absl::StrCat(Context(*stored, step), " state=", OnboardingStateName(stored->state)));
+      return absl::OkStatus();
+    }
+    if (!absl::IsAborted(stored.status())) return stored.status();
+    GF_ASSIGN_OR_RETURN(o, store_->GetOnboarding(o.id));
+  }
+  return absl::AbortedError(
+      absl::StrCat("onboarding ", o.id, " kept changing while storing step ", StepName(kind)));
+}
+
+}  // namespace guestflow

@@ -1,0 +1,201 @@
+#include "server/server.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
+#include "guestflow/v1/batch_service.grpc.pb.h"
+#include "server/common/logging.h"
+#include "server/common/status_macros.h"
+#include "server/config/config_loader.h"
+#include "server/config/secret.h"
+#include "server/http/curl_http_client.h"
+#include "server/http/oauth2_token_provider.h"
+#include "server/store/sqlite_store.h"
+
+namespace guestflow {
+namespace {
+
+// gRPC's own limit is 4 MiB; requests here are small, and a bulk import
+// streams in chunks.
+constexpr int kMaxReceiveBytes = 4 << 20;
+constexpr int kApiThreads = 4;
+constexpr size_t kApiQueue = 4096;
+
+absl::Status WritePortFile(const std::string& path, int port) {
+  const std::string tmp = absl::StrCat(path, ".tmp");
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << port << "\n";
+    if (!out) return absl::InternalError(absl::StrCat("cannot write port file ", tmp));
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec)
+    return absl::InternalError(absl::StrCat("cannot write port file ", path, ": ", ec.message()));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<GuestflowServer>> GuestflowServer::Create(
+    const ServerOptions& options) {
+  std::unique_ptr<GuestflowServer> s(new GuestflowServer());
+  s->options_ = options;
+  GF_ASSIGN_OR_RETURN(Config config, LoadConfigFile(options.config_path));
+  if (!options.listen_override.empty()) config.server.listen = options.listen_override;
+  auto shared_config = std::make_shared<const Config>(std::move(config));
+
+  GF_ASSIGN_OR_RETURN(s->store_, SqliteStore::Open(shared_config->store.sqlite_path));
+  // The embedded store serves one process: a lease left behind by a process
+  // that died is nobody's, and its onboardings resume now.
+  GF_RETURN_IF_ERROR(s->store_->ReleaseAllLeases());
+
+  GF_ASSIGN_OR_RETURN(s->http_, CurlHttpClient::Create(shared_config->http));
+  s->tokens_ = std::make_unique<OAuth2TokenProvider>(s->http_.get(), s->clock_);
+  GF_ASSIGN_OR_RETURN(std::unique_ptr<PluginHost> host,
+                      PluginHost::Create(*shared_config, HostServices{s->clock_, s->http_.get(),
+                                                                      s->tokens_.get()}));
+  s->live_ =
+      std::make_unique<LiveConfig>(shared_config, std::shared_ptr<PluginHost>(std::move(host)));
+
+  s->feed_ = std::make_unique<ChangeFeed>();
+  SchedulerOptions so;
+  so.owner = absl::StrCat("guestflowd-", getpid());
+  const EngineConfig& ec = shared_config->engine;
+  so.workers = ec.workers;
+  so.lease = ec.lease;
+  so.retry.max_attempts = ec.max_attempts;
+  so.retry.initial = ec.backoff_initial;
+  so.retry.max = ec.backoff_max;
+  so.retry.multiplier = ec.backoff_multiplier;
+  so.retry.max_step_wait = ec.max_step_wait;
+  s->scheduler_ =
+      std::make_unique<Scheduler>(s->store_.get(), s->live_.get(), s->clock_, s->feed_.get(), so);
+  s->engine_ = std::make_unique<Engine>(s->store_.get(), s->live_.get(), s->live_.get(), s->clock_,
+                                        s->feed_.get(), s->scheduler_.get());
+  s->api_pool_ = std::make_unique<WorkerPool>("api", kApiThreads, kApiQueue);
+  s->onboarding_service_ =
+      std::make_unique<OnboardingServiceImpl>(s->engine_.get(), s->api_pool_.get());
+  s->admin_service_ = std::make_unique<AdminServiceImpl>(s.get(), s->api_pool_.get());
+  // Bulk onboarding comes with the CSV import; until then every BatchService
+  // RPC answers UNIMPLEMENTED.
+  s->batch_service_ = std::make_unique<v1::BatchService::CallbackService>();
+  return s;
+}
+
+GuestflowServer::~GuestflowServer() { Shutdown(); }
+
+absl::Status GuestflowServer::Start() {
+  const std::string listen = live_->config()->server.listen;
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port_);
+  builder.SetMaxReceiveMessageSize(kMaxReceiveBytes);
+  builder.RegisterService(onboarding_service_.get());
+  builder.RegisterService(admin_service_.get());
+  builder.RegisterService(batch_service_.get());
+  grpc_server_ = builder.BuildAndStart();
+  if (grpc_server_ == nullptr || port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", listen, " (address in use or not local?)"));
+  }
+  grpc::HealthCheckServiceInterface* health = grpc_server_->GetHealthCheckService();
+  health->SetServingStatus(false);
+  scheduler_->Start();
+  health->SetServingStatus(true);
+  if (!options_.port_file.empty()) GF_RETURN_IF_ERROR(WritePortFile(options_.port_file, port_));
+  const std::string host = listen.substr(0, listen.rfind(':'));
+  LogInfo(absl::StrCat("guestflowd listening on ", host, ":", port_),
+          absl::StrCat("config=", options_.config_path));
+  return absl::OkStatus();
+}
+
+void GuestflowServer::Shutdown() {
+  if (shut_down_ || grpc_server_ == nullptr) return;  // never started
+  shut_down_ = true;
+  const absl::Duration grace =
+      live_ != nullptr ? live_->config()->server.shutdown_grace : absl::ZeroDuration();
+  grpc_server_->GetHealthCheckService()->SetServingStatus(false);
+  // Steps drain while the RPC side shuts down: the scheduler stops leasing at
+  // once and lets running steps finish within the grace period.
+  std::thread drain([this, grace] { scheduler_->Stop(grace); });
+  // New calls are refused at once; calls in flight (watch streams) get a few
+  // seconds, then are cancelled.
+  grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  drain.join();
+  api_pool_->Shutdown();
+  grpc_server_->Wait();
+  LogInfo("guestflowd stopped");
+}
+
+std::vector<TenantConfig> GuestflowServer::Tenants() const { return live_->config()->tenants; }
+
+std::vector<PluginSummary> GuestflowServer::Plugins() const {
+  std::vector<PluginSummary> out;
+  for (const PluginInfo& p : live_->host()->ListPlugins()) {
+    out.push_back(PluginSummary{p.name, p.kind, p.version, p.abi_version, p.file, p.tenants});
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<TenantCheckResult>> GuestflowServer::CheckTenant(
+    absl::string_view tenant) {
+  std::shared_ptr<const Config> config = live_->config();
+  const TenantConfig* t = config->FindTenant(tenant);
+  if (t == nullptr) GF_RETURN_IF_ERROR(live_->FindTenant(tenant).status());
+  std::vector<TenantCheckResult> checks;
+  checks.push_back(
+      {"instance url", !t->instance_url.empty(),
+       t->instance_url.empty() ? "dynamics.instance_url is not set" : t->instance_url});
+  if (t->client_secret.source != SecretRef::Source::kNone) {
+    absl::StatusOr<std::string> secret = ResolveSecret(t->client_secret);
+    checks.push_back({"client secret", secret.ok(),
+                      secret.ok() ? "resolved" : std::string(secret.status().message())});
+  }
+  GF_ASSIGN_OR_RETURN(std::vector<PluginCheck> plugin_checks, live_->host()->CheckTenant(tenant));
+  for (const PluginCheck& c : plugin_checks) checks.push_back({c.name, c.ok, c.detail});
+  return checks;
+}
+
+absl::StatusOr<ReloadSummary> GuestflowServer::Reload() {
+  absl::MutexLock lock(&reload_mu_);
+  std::shared_ptr<const Config> old = live_->config();
+  absl::StatusOr<Config> loaded = LoadConfigFile(old->source);
+  if (!loaded.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("configuration not reloaded: ", loaded.status().message()));
+  }
+  loaded->server.listen = old->server.listen;  // the socket stays as it is
+  if (loaded->store.sqlite_path != old->store.sqlite_path) {
+    LogWarn("store.sqlite.path changed; it takes effect at the next start");
+    loaded->store = old->store;
+  }
+  auto config = std::make_shared<const Config>(*std::move(loaded));
+  absl::StatusOr<std::unique_ptr<PluginHost>> host =
+      PluginHost::Create(*config, HostServices{clock_, http_.get(), tokens_.get()});
+  if (!host.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("configuration not reloaded: ", host.status().message()));
+  }
+  live_->Swap(config, std::shared_ptr<PluginHost>(*std::move(host)));
+  ReloadSummary summary;
+  for (const TenantConfig& t : config->tenants) summary.tenants.push_back(t.id);
+  for (const PluginInfo& p : live_->host()->ListPlugins()) summary.plugins.push_back(p.name);
+  LogInfo(absl::StrCat("configuration reloaded: tenants ", absl::StrJoin(summary.tenants, ","),
+                       "; plugins ", absl::StrJoin(summary.plugins, ",")));
+  return summary;
+}
+
+}  // namespace guestflow
