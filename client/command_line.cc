@@ -1,0 +1,331 @@
+#include "client/command_line.h"
+
+#include <cstdlib>
+#include <functional>
+#include <utility>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "client/duration_text.h"
+#include "client/exit_codes.h"
+#include "client/names.h"
+
+#ifndef GUESTFLOW_VERSION
+#define GUESTFLOW_VERSION "0.0.0"
+#endif
+
+namespace guestflow::cli {
+namespace {
+
+constexpr char kDefaultServer[] = "127.0.0.1:50051";
+
+constexpr char kMainFooter[] = R"(Examples:
+  guestflow onboard --tenant contoso --email ada@example.com --first-name Ada \
+      --last-name Lovelace --usage-location GB --role Salesperson --wait
+  guestflow get 7f3c2a                      (same as: guestflow get onboardings/7f3c2a)
+  guestflow list --tenant contoso --state failed --all
+  guestflow watch 7f3c2a
+  guestflow import guests.csv --tenant contoso
+  guestflow retry 7f3c2a
+  guestflow cancel 7f3c2a
+  guestflow tenants
+  guestflow plugins --json
+  guestflow doctor contoso
+
+Environment:
+  GUESTFLOW_SERVER  the default of --server (127.0.0.1:50051 when unset)
+
+Exit codes:
+  0   success
+  1   an RPC failed (stderr: "error: CODE: message"), the server could not be
+      reached, or a local file could not be read
+  2   the server answered but the outcome is not a success: the onboarding
+      ended FAILED or CANCELLED (watch, onboard --wait), a doctor check failed
+  64  usage error (bad or missing arguments)
+
+--json prints every response message in the proto3 JSON mapping, one object
+per line (streams print one line per message). Times are UTC, ISO 8601.)";
+
+// CLI11 validators that also rewrite the value, so the structs hold the
+// canonical form and the commands never parse text again.
+CLI::Validator ResourceName(std::string collection) {
+  return CLI::Validator(
+      [collection](std::string& value) -> std::string {
+        absl::StatusOr<std::string> name = NormalizeResourceName(collection, value);
+        if (!name.ok()) return std::string(name.status().message());
+        value = *std::move(name);
+        return "";
+      },
+      "");
+}
+
+CLI::Validator StateWord() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        absl::StatusOr<v1::OnboardingState> state = ParseOnboardingState(value);
+        if (!state.ok()) return std::string(state.status().message());
+        value = v1::OnboardingState_Name(*state);
+        return "";
+      },
+      "");
+}
+
+CLI::Validator DurationText() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        absl::StatusOr<absl::Duration> duration = ParseDurationText(value);
+        return duration.ok() ? "" : std::string(duration.status().message());
+      },
+      "");
+}
+
+CLI::Validator NotBlank() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        return absl::StripAsciiWhitespace(value).empty() ? "must not be empty" : "";
+      },
+      "");
+}
+
+// The yes/no flags whose absence means "the tenant's default".
+class TriStateFlag {
+ public:
+  TriStateFlag(CLI::App* app, const std::string& name, const std::string& yes_help,
+               const std::string& no_help) {
+    yes_ = app->add_flag("--" + name, yes_value_, yes_help);
+    no_ = app->add_flag("--no-" + name, no_value_, no_help);
+    yes_->excludes(no_);
+  }
+  std::optional<bool> value() const {
+    if (yes_value_) return true;
+    if (no_value_) return false;
+    return std::nullopt;
+  }
+
+ private:
+  bool yes_value_ = false;
+  bool no_value_ = false;
+  CLI::Option* yes_ = nullptr;
+  CLI::Option* no_ = nullptr;
+};
+
+struct GuestOptionBindings {
+  std::unique_ptr<TriStateFlag> send_invitation;
+  std::unique_ptr<TriStateFlag> update_dynamics_email;
+};
+
+GuestOptionBindings AddGuestOptionFlags(CLI::App* app, GuestOptionFlags* flags) {
+  app->add_option("--role", flags->roles,
+                  "Dynamics security role to assign, repeatable (default: the tenant's roles)")
+      ->type_name("ROLE")
+      ->allow_extra_args(false);
+  GuestOptionBindings bindings;
+  bindings.send_invitation = std::make_unique<TriStateFlag>(
+      app, "send-invitation", "Have Microsoft send its invitation email",
+      "Do not have Microsoft send its invitation email (default: the tenant's choice)");
+  app->add_option("--message", flags->invitation_message,
+                  "Text added to Microsoft's invitation email")
+      ->type_name("TEXT");
+  bindings.update_dynamics_email = std::make_unique<TriStateFlag>(
+      app, "update-dynamics-email",
+      "Also write the email to the Dynamics user (instances before 9.0)",
+      "Do not write the email to the Dynamics user (default: the tenant's choice)");
+  return bindings;
+}
+
+void ReadGuestOptionBindings(const GuestOptionBindings& bindings, GuestOptionFlags* flags) {
+  flags->send_invitation_message = bindings.send_invitation->value();
+  flags->update_dynamics_email = bindings.update_dynamics_email->value();
+}
+
+CLI::App* AddVerb(CLI::App& app, const std::string& name, const std::string& description,
+                  const std::string& footer) {
+  CLI::App* verb = app.add_subcommand(name, description);
+  verb->footer(footer +
+               "\n\nGlobal options, before or after the verb: --server HOST:PORT, --json, "
+               "--timeout DURATION\n(see guestflow --help, which also lists the exit codes).");
+  return verb;
+}
+
+}  // namespace
+
+ParseOutcome ParseCommandLine(int argc, const char* const* argv, std::ostream& out,
+                              std::ostream& err) {
+  CommandLine line;
+  const char* env_server = std::getenv("GUESTFLOW_SERVER");
+  line.global.server = (env_server != nullptr && *env_server != '\0') ? env_server : kDefaultServer;
+
+  CLI::App app("guestflow: onboard B2B guest users into Dynamics 365 through guestflowd.",
+               "guestflow");
+  app.footer(kMainFooter);
+  app.require_subcommand(1);
+  app.fallthrough();  // global options may follow the verb: `guestflow list --json`
+  app.set_version_flag("--version", std::string("guestflow ") + GUESTFLOW_VERSION);
+
+  app.add_option("--server", line.global.server,
+                 "guestflowd address HOST:PORT (default: $GUESTFLOW_SERVER, else " +
+                     std::string(kDefaultServer) + ")")
+      ->type_name("HOST:PORT")
+      ->check(NotBlank());
+  app.add_flag("--json", line.global.json,
+               "Print the response message(s) as JSON, one object per line");
+  std::string timeout_text = "30s";
+  CLI::Option* timeout_option =
+      app.add_option("--timeout", timeout_text,
+                     "Deadline of each RPC, e.g. 30s, 2m, 0 for none (default 30s; bounds "
+                     "watch and onboard --wait only when given)")
+          ->type_name("DURATION")
+          ->check(DurationText());
+
+  std::vector<std::pair<CLI::App*, Verb>> verbs;
+
+  // onboard
+  CLI::App* onboard =
+      AddVerb(app, "onboard", "Start onboarding a guest; print its name and state",
+              "Example:\n"
+              "  guestflow onboard --tenant contoso --email ada@example.com --first-name Ada \\\n"
+              "      --last-name Lovelace --usage-location GB --role Salesperson --wait\n\n"
+              "Without --request-id a random UUID is sent, so the CLI's own retries never\n"
+              "start a second onboarding. With --wait the exit code is that of `watch`.");
+  verbs.emplace_back(onboard, Verb::kOnboard);
+  OnboardArgs& ob = line.onboard;
+  onboard->add_option("--tenant", ob.tenant, "Tenant id from the server configuration")
+      ->required()
+      ->check(NotBlank());
+  onboard->add_option("--email", ob.email, "The guest's email address")->required();
+  onboard->add_option("--first-name", ob.first_name, "The guest's first name")->required();
+  onboard->add_option("--last-name", ob.last_name, "The guest's last name")->required();
+  onboard
+      ->add_option("--usage-location", ob.usage_location,
+                   "ISO 3166-1 alpha-2 country code, e.g. GB, US (not UK)")
+      ->required()
+      ->type_name("CC");
+  onboard->add_option("--display-name", ob.display_name, "Display name (default: \"FIRST LAST\")");
+  const GuestOptionBindings onboard_bindings = AddGuestOptionFlags(onboard, &ob.options);
+  onboard->add_option("--request-id", ob.request_id, "Idempotency key (default: a random UUID v4)")
+      ->type_name("ID");
+  CLI::Option* validate_only = onboard->add_flag(
+      "--validate-only", ob.validate_only, "Validate the request on the server; store nothing");
+  onboard->add_flag("--wait", ob.wait, "Follow the onboarding to its end, like `watch`")
+      ->excludes(validate_only);
+
+  // get
+  CLI::App* get =
+      AddVerb(app, "get", "Show an onboarding: state, error, times, steps and their outputs",
+              "Example:\n  guestflow get 7f3c2a\n  guestflow get onboardings/7f3c2a --json");
+  verbs.emplace_back(get, Verb::kGet);
+  get->add_option("name", line.name, "onboardings/ID or ID")
+      ->type_name("NAME")
+      ->required()
+      ->transform(ResourceName("onboardings"));
+
+  // list
+  CLI::App* list = AddVerb(app, "list", "List onboardings, newest first",
+                           "Example:\n  guestflow list --tenant contoso --state failed --all\n"
+                           "  guestflow list --limit 20 --page-token TOKEN");
+  verbs.emplace_back(list, Verb::kList);
+  ListArgs& la = line.list;
+  list->add_option("--tenant", la.tenant, "Only this tenant's onboardings");
+  std::string state_text;
+  list->add_option("--state", state_text,
+                   "Only onboardings in this state: " + OnboardingStateWords())
+      ->type_name("STATE")
+      ->transform(StateWord());
+  list->add_option("--batch", la.batch, "Only onboardings of this batch (batches/ID or ID)")
+      ->type_name("BATCH")
+      ->transform(ResourceName("batches"));
+  list->add_option("--limit", la.limit, "At most N per page (server default 50, at most 1000)")
+      ->type_name("N")
+      ->check(CLI::Range(1, 1000));
+  CLI::Option* page_token =
+      list->add_option("--page-token", la.page_token, "Continue from a previous page")
+          ->type_name("TOKEN");
+  list->add_flag("--all", la.all, "Follow every page to the end")->excludes(page_token);
+
+  // watch
+  CLI::App* watch =
+      AddVerb(app, "watch", "Print an onboarding's events as they happen, until it ends",
+              "Example:\n  guestflow watch 7f3c2a\n\n"
+              "Exit code: 0 if the onboarding SUCCEEDED, 2 if it ended FAILED or CANCELLED,\n"
+              "1 on an RPC error. No deadline unless --timeout is given.");
+  verbs.emplace_back(watch, Verb::kWatch);
+  watch->add_option("name", line.name, "onboardings/ID or ID")
+      ->type_name("NAME")
+      ->required()
+      ->transform(ResourceName("onboardings"));
+
+  // import
+  CLI::App* import =
+      AddVerb(app, "import", "Onboard every row of a CSV file (Microsoft bulk-invite columns)",
+              "Example:\n  guestflow import guests.csv --tenant contoso\n"
+              "  guestflow import - --tenant contoso --validate-only < guests.csv\n\n"
+              "Columns (header names case-insensitive): Name, InvitedUserEmailAddress or\n"
+              "inviteeEmail, inviteRedirectURL, sendEmail, customizedMessageBody, FirstName,\n"
+              "LastName, UsageLocation, Roles, Tenant.");
+  verbs.emplace_back(import, Verb::kImport);
+  ImportArgs& ia = line.import;
+  import->add_option("file", ia.path, "CSV file, or - for standard input")
+      ->required()
+      ->type_name("FILE.csv");
+  import->add_option("--tenant", ia.tenant, "Tenant of the rows that have no Tenant column")
+      ->required()
+      ->check(NotBlank());
+  import
+      ->add_option("--request-id", ia.request_id,
+                   "Idempotency key: re-sending the file with it starts nothing twice "
+                   "(default: a random UUID v4)")
+      ->type_name("ID");
+  import->add_flag("--validate-only", ia.validate_only, "Validate every row; start nothing");
+  const GuestOptionBindings import_bindings = AddGuestOptionFlags(import, &ia.options);
+
+  // retry, cancel
+  CLI::App* retry = AddVerb(app, "retry", "Resume a FAILED or CANCELLED onboarding",
+                            "Example:\n  guestflow retry 7f3c2a");
+  verbs.emplace_back(retry, Verb::kRetry);
+  CLI::App* cancel = AddVerb(app, "cancel", "Cancel an onboarding that has not finished",
+                             "Example:\n  guestflow cancel 7f3c2a");
+  verbs.emplace_back(cancel, Verb::kCancel);
+  for (CLI::App* verb : {retry, cancel}) {
+    verb->add_option("name", line.name, "onboardings/ID or ID")
+        ->type_name("NAME")
+        ->required()
+        ->transform(ResourceName("onboardings"));
+  }
+
+  // tenants, plugins, doctor
+  verbs.emplace_back(
+      AddVerb(app, "tenants", "List the configured tenants", "Example:\n  guestflow tenants"),
+      Verb::kTenants);
+  verbs.emplace_back(
+      AddVerb(app, "plugins", "List the loaded plugin libraries", "Example:\n  guestflow plugins"),
+      Verb::kPlugins);
+  CLI::App* doctor = AddVerb(app, "doctor", "Check a tenant's setup; exit 0 only if all is well",
+                             "Example:\n  guestflow doctor contoso");
+  verbs.emplace_back(doctor, Verb::kDoctor);
+  doctor->add_option("tenant", line.tenant, "Tenant id")
+      ->type_name("TENANT")
+      ->required()
+      ->check(NotBlank());
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e, out, err);
+    return ParseOutcome{std::nullopt, code == 0 ? kExitOk : kExitUsage};
+  }
+
+  for (const auto& [verb_app, verb] : verbs) {
+    if (verb_app->parsed()) line.verb = verb;
+  }
+  // The validators above accepted these texts, so parsing them again cannot
+  // fail.
+  line.global.timeout = ParseDurationText(timeout_text).value();
+  line.global.timeout_given = timeout_option->count() > 0;
+  if (!state_text.empty()) la.state = ParseOnboardingState(state_text).value();
+  ReadGuestOptionBindings(onboard_bindings, &ob.options);
+  ReadGuestOptionBindings(import_bindings, &ia.options);
+  return ParseOutcome{std::move(line), kExitOk};
+}
+
+}  // namespace guestflow::cli
