@@ -1,0 +1,164 @@
+#include "tests/integration/server_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+
+namespace guestflow::itest {
+
+TempDir::TempDir() {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "guestflow-test-XXXXXX").string();
+  std::vector<char> buf(tmpl.begin(), tmpl.end());
+  buf.push_back('\0');
+  if (mkdtemp(buf.data()) == nullptr) std::abort();
+  path_ = buf.data();
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+}
+
+namespace {
+
+pid_t Spawn(const std::vector<std::string>& argv, const std::string& output_path,
+            const std::map<std::string, std::string>& env) {
+  // Everything is prepared before fork(): in a multi-threaded parent the child
+  // may only call async-signal-safe functions until exec.
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string entry(*e);
+    const std::string key = entry.substr(0, entry.find('='));
+    if (env.count(key) == 0) env_strings.push_back(std::move(entry));
+  }
+  for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
+  std::vector<char*> envp;
+  for (std::string& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> argv_copy = argv;
+  std::vector<char*> args;
+  for (std::string& a : argv_copy) args.push_back(a.data());
+  args.push_back(nullptr);
+
+  pid_t pid = fork();
+  if (pid != 0) return pid;
+  int fd = open(output_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  if (fd >= 0) {
+    dup2(fd, STDOUT_FILENO);
+    dup2(fd, STDERR_FILENO);
+    close(fd);
+  }
+  int devnull = open("/dev/null", O_RDONLY);
+  if (devnull >= 0) dup2(devnull, STDIN_FILENO);
+  execve(args[0], args.data(), envp.data());
+  _exit(127);
+}
+
+int DecodeStatus(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+}  // namespace
+
+RunResult Run(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env) {
+  TempDir dir;
+  const std::string out = dir.File("out");
+  pid_t pid = Spawn(argv, out, env);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return RunResult{DecodeStatus(status), ReadFile(out)};
+}
+
+ServerProcess::ServerProcess(std::string config_path, std::string log_path)
+    : config_path_(std::move(config_path)), log_path_(std::move(log_path)) {
+  port_file_ = log_path_ + ".port";
+}
+
+ServerProcess::~ServerProcess() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    WaitExit();
+  }
+}
+
+bool ServerProcess::Start() {
+  std::filesystem::remove(port_file_);
+  pid_ = Spawn({GUESTFLOWD_BIN, "--config", config_path_, "--port-file", port_file_}, log_path_,
+               {{"GF_TEST_SECRET", "test-client-secret"}});
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      exit_code_ = DecodeStatus(status);
+      pid_ = -1;
+      return false;
+    }
+    std::string text = ReadFile(port_file_);
+    if (!text.empty() && text.back() == '\n') {
+      port_ = std::stoi(text);
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+std::shared_ptr<grpc::Channel> ServerProcess::Channel() const {
+  return grpc::CreateChannel(address(), grpc::InsecureChannelCredentials());
+}
+
+int ServerProcess::WaitExit() {
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  exit_code_ = DecodeStatus(status);
+  return exit_code_;
+}
+
+int ServerProcess::Stop() {
+  if (pid_ <= 0) return exit_code_;
+  kill(pid_, SIGTERM);
+  return WaitExit();
+}
+
+void ServerProcess::Kill9() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  WaitExit();
+}
+
+void ServerProcess::SendSignal(int sig) {
+  if (pid_ > 0) kill(pid_, sig);
+}
+
+std::string ServerProcess::log() const { return ReadFile(log_path_); }
+
+}  // namespace guestflow::itest

@@ -1,0 +1,71 @@
+// ServerProcess: runs a real guestflowd binary for a test, with a config
+// written to a temp folder, on a port the kernel picks.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "grpcpp/channel.h"
+
+namespace guestflow::itest {
+
+// A temp folder removed when the object goes.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+std::string ReadFile(const std::string& path);
+void WriteFile(const std::string& path, const std::string& text);
+
+struct RunResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+// Runs a command to completion (argv[0] is a path), capturing its output.
+RunResult Run(const std::vector<std::string>& argv,
+              const std::map<std::string, std::string>& env = {});
+
+class ServerProcess {
+ public:
+  // Does not start anything.
+  ServerProcess(std::string config_path, std::string log_path);
+  ~ServerProcess();  // SIGKILLs a server still running
+
+  // Starts guestflowd and waits until it serves (port file written) or
+  // exits. Returns false if it exited; exit_code() and log() say why.
+  bool Start();
+  int port() const { return port_; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::shared_ptr<grpc::Channel> Channel() const;
+
+  // SIGTERM, then waits for the exit; returns the exit code.
+  int Stop();
+  // SIGKILL, no chance to clean up.
+  void Kill9();
+  void SendSignal(int sig);
+  int exit_code() const { return exit_code_; }
+  std::string log() const;
+
+ private:
+  int WaitExit();
+
+  std::string config_path_;
+  std::string log_path_;
+  std::string port_file_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+  int exit_code_ = -1;
+};
+
+}  // namespace guestflow::itest
