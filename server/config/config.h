@@ -53,8 +53,8 @@ struct TenantConfig {
 
 struct ServerConfig {
   std::string listen = "127.0.0.1:50051";
-  std::string plugin_dir;             // absolute after loading
-  std::vector<std::string> plugins;   // library files inside plugin_dir
+  std::string plugin_dir;            // absolute after loading
+  std::vector<std::string> plugins;  // library files inside plugin_dir
   absl::Duration shutdown_grace = absl::Seconds(30);
 };
 

@@ -17,11 +17,11 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "server/model/onboarding.h"
 
@@ -72,11 +72,14 @@ class Store {
 
   // Leases to `owner`, until now + `lease`, at most `limit` onboardings whose
   // due_time <= now and whose lease is free or expired, earliest due first.
-  [[nodiscard]] virtual absl::StatusOr<std::vector<Onboarding>> LeaseDue(
-      absl::string_view owner, absl::Time now, absl::Duration lease, int limit) = 0;
+  [[nodiscard]] virtual absl::StatusOr<std::vector<Onboarding>> LeaseDue(absl::string_view owner,
+                                                                         absl::Time now,
+                                                                         absl::Duration lease,
+                                                                         int limit) = 0;
 
   // Releases `owner`'s lease on `id`, if it holds it. No error if it does not.
-  [[nodiscard]] virtual absl::Status ReleaseLease(absl::string_view id, absl::string_view owner) = 0;
+  [[nodiscard]] virtual absl::Status ReleaseLease(absl::string_view id,
+                                                  absl::string_view owner) = 0;
 
   // Releases every lease (used at start by a single-process store: a lease
   // left by a process that died is nobody's).

@@ -24,15 +24,44 @@ struct FrozenAbi {
 
 // Append a row for every new ABI version; never edit a row.
 constexpr FrozenAbi kFrozenAbis[] = {
-    {0x00010000u, 0xd9101d037c4231a2ull},  // 1.0
+    {0x00010000u, 0x6bc69f9c5549077cull},  // 1.0
 };
 
-// FNV-1a (64 bit) of the file with carriage returns dropped, so a CRLF
-// checkout hashes like an LF one.
+// The header's C tokens: comments dropped and every run of white space
+// folded to one space, so that rewording a comment or reformatting does not
+// count as an ABI change, while any change to a declaration does.
+std::string Tokens(const std::string& text) {
+  std::string out;
+  bool pending_space = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text.compare(i, 2, "/*") == 0) {
+      const size_t end = text.find("*/", i + 2);
+      i = end == std::string::npos ? text.size() : end + 1;
+      pending_space = true;
+      continue;
+    }
+    if (text.compare(i, 2, "//") == 0) {
+      const size_t end = text.find('\n', i);
+      i = end == std::string::npos ? text.size() : end;
+      pending_space = true;
+      continue;
+    }
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+      pending_space = true;
+      continue;
+    }
+    if (pending_space && !out.empty()) out.push_back(' ');
+    pending_space = false;
+    out.push_back(static_cast<char>(c));
+  }
+  return out;
+}
+
+// FNV-1a (64 bit) of the header's tokens.
 uint64_t HeaderHash(const std::string& text) {
   uint64_t hash = 0xcbf29ce484222325ull;
-  for (unsigned char c : text) {
-    if (c == '\r') continue;
+  for (unsigned char c : Tokens(text)) {
     hash ^= c;
     hash *= 0x100000001b3ull;
   }
@@ -75,6 +104,14 @@ TEST(PluginAbiFreezeTest, HeaderMatchesTheHashFrozenForItsVersion) {
          "then append the new version's row to kFrozenAbis in "
       << __FILE__ << " (the old rows stay). If the change is only a comment, bump the minor "
       << "version anyway: the hash cannot tell. The row for the header as it is now:\n    " << row;
+}
+
+TEST(PluginAbiFreezeTest, CommentsAndLayoutDoNotCountButDeclarationsDo) {
+  const std::string base = "typedef struct a {\n  int x; /* the x */\n} a;\n";
+  EXPECT_EQ(HeaderHash(base), HeaderHash("typedef struct a { int x; // x, reworded\n} a;"));
+  EXPECT_EQ(HeaderHash(base), HeaderHash("typedef   struct a {\r\n\tint x;\r\n} a;"));
+  EXPECT_NE(HeaderHash(base), HeaderHash("typedef struct a { long x; } a;"));
+  EXPECT_NE(HeaderHash(base), HeaderHash("typedef struct a { int x; int y; } a;"));
 }
 
 TEST(PluginAbiFreezeTest, VersionsOnlyGrow) {

@@ -103,8 +103,8 @@ typedef struct gf_http_header {
  * the duration of the `http` callback. */
 typedef struct gf_http_request {
   uint32_t struct_size;
-  gf_str method;  /* "GET", "POST", "PATCH", "DELETE", ... */
-  gf_str url;     /* absolute http(s) URL */
+  gf_str method; /* "GET", "POST", "PATCH", "DELETE", ... */
+  gf_str url;    /* absolute http(s) URL */
   const gf_http_header* headers;
   size_t header_count;
   gf_str body;
@@ -149,8 +149,7 @@ typedef struct gf_host_api {
    * `response` when a response or a transport error was obtained; returns
    * non-zero only when the request itself is malformed (then
    * response->transport_error says why). Blocking. */
-  int32_t (*http)(gf_call* call, const gf_http_request* request,
-                  gf_http_response* response);
+  int32_t (*http)(gf_call* call, const gf_http_request* request, gf_http_response* response);
 
   /* Gets an OAuth2 access token for the call's tenant and `scope` (for
    * example "https://graph.microsoft.com/.default") with the tenant's client
@@ -158,8 +157,8 @@ typedef struct gf_host_api {
    * `token`, or non-zero and sets `error`; both buffers are owned by the host
    * until the call ends. `*permanent` is set to 1 when retrying cannot help
    * (bad secret, unknown client, wrong resource). */
-  int32_t (*get_token)(gf_call* call, gf_str scope, gf_str* token,
-                       gf_str* error, int32_t* permanent);
+  int32_t (*get_token)(gf_call* call, gf_str scope, gf_str* token, gf_str* error,
+                       int32_t* permanent);
 
   /* Records an output of the step (a later call with the same key
    * replaces the value). Outputs are stored with the step whatever its
@@ -194,16 +193,14 @@ typedef struct gf_plugin_table {
    * settings object for this plugin (borrowed for the call). On success
    * returns GF_STEP_SUCCEEDED and sets *out; otherwise returns
    * GF_STEP_FAILED or GF_STEP_PLUGIN_ERROR and last_error(NULL) says why. */
-  gf_step_outcome (*create)(const gf_host_api* host, gf_str config_json,
-                            gf_instance** out);
+  gf_step_outcome (*create)(const gf_host_api* host, gf_str config_json, gf_instance** out);
 
   /* Runs one step for one onboarding. `step` is "invite", "profile",
    * "license", "role" or "notify"; `input_json` describes the guest, the
    * tenant, the outputs of earlier steps and this step's own outputs from
    * earlier attempts (see docs/plugin-guide.md). Both borrowed for the call.
    * Must be idempotent: it may run again after a crash or a retry. */
-  gf_step_outcome (*run_step)(gf_instance* instance, gf_call* call,
-                              gf_str step, gf_str input_json);
+  gf_step_outcome (*run_step)(gf_instance* instance, gf_call* call, gf_str step, gf_str input_json);
 
   /* Checks the tenant's setup for this plugin, reporting each check through
    * host->add_check. May be NULL. */
