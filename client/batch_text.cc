@@ -30,6 +30,7 @@ std::string RenderBatch(const v1::Batch& batch) {
   }
   std::sort(counts.begin(), counts.end());
   std::vector<std::string> words;
+  words.reserve(counts.size());
   for (auto& [order, text] : counts) words.push_back(std::move(text));
   AppendField(out, "states", absl::StrJoin(words, ", "));
   AppendField(out, "created", FormatTimestamp(batch.create_time()));

@@ -49,7 +49,7 @@ per line (streams print one line per message). Times are UTC, ISO 8601.)";
 
 // CLI11 validators that also rewrite the value, so the structs hold the
 // canonical form and the commands never parse text again.
-CLI::Validator ResourceName(std::string collection) {
+CLI::Validator ResourceName(const std::string& collection) {
   return CLI::Validator(
       [collection](std::string& value) -> std::string {
         absl::StatusOr<std::string> name = NormalizeResourceName(collection, value);

@@ -11,7 +11,7 @@
 namespace guestflow::cli {
 
 // The chunk size of `import`: 64 KiB, well under gRPC's 4 MiB message limit.
-inline constexpr size_t kUploadChunkBytes = 64 * 1024;
+inline constexpr size_t kUploadChunkBytes = size_t{64} * 1024;
 
 // Reads `in` to its end and hands `sink` each chunk of exactly `chunk_bytes`
 // (the last one may be shorter; an empty input gives no chunk). Stops early,

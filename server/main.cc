@@ -21,7 +21,8 @@ guestflow::LogLevel ParseLevel(const std::string& s) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+// CLI11 throws only for mistakes in the option set-up below.
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   guestflow::ServerOptions options;
   std::string log_format = "text";
   std::string log_level = "info";

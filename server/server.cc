@@ -41,8 +41,9 @@ absl::Status WritePortFile(const std::string& path, int port) {
   }
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
-  if (ec)
+  if (ec) {
     return absl::InternalError(absl::StrCat("cannot write port file ", path, ": ", ec.message()));
+  }
   return absl::OkStatus();
 }
 

@@ -22,7 +22,10 @@
 #define GF_ASSIGN_OR_RETURN(lhs, expr) \
   GF_ASSIGN_OR_RETURN_IMPL_(GF_STATUS_CONCAT_(gf_statusor_, __LINE__), lhs, expr)
 
+// `tmp` and `lhs` are declarations and cannot be parenthesised.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define GF_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
   auto tmp = (expr);                              \
   if (!tmp.ok()) return std::move(tmp).status();  \
   lhs = std::move(tmp).value()
+// NOLINTEND(bugprone-macro-parentheses)

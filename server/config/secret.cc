@@ -36,8 +36,9 @@ absl::StatusOr<std::string> ResolveSecret(const SecretRef& ref) {
       buffer << in.rdbuf();
       std::string value = buffer.str();
       while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
-      if (value.empty())
+      if (value.empty()) {
         return absl::NotFoundError(absl::StrCat("secret file ", ref.name, " is empty"));
+      }
       return value;
     }
   }

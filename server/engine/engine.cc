@@ -105,8 +105,9 @@ absl::StatusOr<CreateResult> Engine::Start(const StartRequest& request) {
 
   Guest guest = request.guest;
   guest.email = std::string(absl::StripAsciiWhitespace(guest.email));
-  if (guest.display_name.empty())
+  if (guest.display_name.empty()) {
     guest.display_name = absl::StrCat(guest.first_name, " ", guest.last_name);
+  }
 
   OnboardingEvent created;
   Onboarding o = NewOnboarding(request.validate_only ? "" : NewOnboardingId(), request.tenant,

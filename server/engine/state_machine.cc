@@ -28,7 +28,7 @@ void Finish(Onboarding& o, OnboardingState state, absl::Time now) {
   o.update_time = now;
 }
 
-void FailOnboarding(Onboarding& o, Step& step, std::string error, absl::Time now,
+void FailOnboarding(Onboarding& o, Step& step, const std::string& error, absl::Time now,
                     std::vector<OnboardingEvent>& events) {
   step.state = StepState::kFailed;
   step.finish_time = now;

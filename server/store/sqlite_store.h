@@ -60,11 +60,6 @@ class SqliteStore : public Store {
   [[nodiscard]] absl::StatusOr<Onboarding> GetOnboarding(absl::string_view id) override;
   [[nodiscard]] absl::StatusOr<OnboardingPage> ListOnboardings(
       const ListOnboardingsQuery& query) override;
-  // Store's default argument, repeated so that calls on a SqliteStore see it.
-  // NOLINTNEXTLINE(google-default-arguments)
-  [[nodiscard]] absl::StatusOr<Onboarding> UpdateOnboarding(
-      const Onboarding& onboarding, const std::vector<OnboardingEvent>& events,
-      absl::string_view release_lease_of = {}) override;
   [[nodiscard]] absl::StatusOr<std::vector<Onboarding>> LeaseDue(absl::string_view owner,
                                                                  absl::Time now,
                                                                  absl::Duration lease,
@@ -79,6 +74,11 @@ class SqliteStore : public Store {
   // The SQL text of every statement prepared so far, for the test that runs
   // EXPLAIN QUERY PLAN over them.
   std::vector<std::string> PreparedSqlForTesting() const;
+
+ protected:
+  [[nodiscard]] absl::StatusOr<Onboarding> DoUpdateOnboarding(
+      const Onboarding& onboarding, const std::vector<OnboardingEvent>& events,
+      absl::string_view release_lease_of) override;
 
  private:
   class Impl;  // the connection, its statement cache and the queries

@@ -66,9 +66,11 @@ class Store {
   // numbers assigned here), and returns what is now stored (version + 1).
   // If `release_lease_of` is not empty and that owner holds the lease, the
   // lease is released in the same transaction. ABORTED on a version conflict.
-  [[nodiscard]] virtual absl::StatusOr<Onboarding> UpdateOnboarding(
-      const Onboarding& onboarding, const std::vector<OnboardingEvent>& events,
-      absl::string_view release_lease_of = {}) = 0;
+  [[nodiscard]] absl::StatusOr<Onboarding> UpdateOnboarding(const Onboarding& onboarding,
+                                                           const std::vector<OnboardingEvent>& events,
+                                                           absl::string_view release_lease_of = {}) {
+    return DoUpdateOnboarding(onboarding, events, release_lease_of);
+  }
 
   // Leases to `owner`, until now + `lease`, at most `limit` onboardings whose
   // due_time <= now and whose lease is free or expired, earliest due first.
@@ -93,6 +95,11 @@ class Store {
   // `limit`. NOT_FOUND for an unknown id.
   [[nodiscard]] virtual absl::StatusOr<std::vector<OnboardingEvent>> ListEvents(
       absl::string_view id, int64_t after_sequence, int limit) = 0;
+ protected:
+  // UpdateOnboarding's implementation (virtuals take no default arguments).
+  [[nodiscard]] virtual absl::StatusOr<Onboarding> DoUpdateOnboarding(
+      const Onboarding& onboarding, const std::vector<OnboardingEvent>& events,
+      absl::string_view release_lease_of) = 0;
 };
 
 }  // namespace guestflow

@@ -59,11 +59,12 @@ void AppendLine(const std::string& path, const std::string& line) {
   const std::string text = line + "\n";
   const ssize_t written = ::write(fd, text.data(), text.size());
   ::close(fd);
-  if (written != static_cast<ssize_t>(text.size()))
+  if (written != static_cast<ssize_t>(text.size())) {
     throw std::runtime_error("cannot write " + path);
+  }
 }
 
-std::string Str(const json& j, const char* key, std::string fallback = {}) {
+std::string Str(const json& j, const char* key, const std::string& fallback = {}) {
   auto it = j.find(key);
   return it != j.end() && it->is_string() ? it->get<std::string>() : fallback;
 }

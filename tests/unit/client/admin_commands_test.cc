@@ -11,7 +11,6 @@ namespace {
 
 using ::guestflow::cli::testing::FakeServer;
 using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 TEST(RunTenantsTest, TableOrJson) {

@@ -25,6 +25,7 @@ class CommandLineTest : public ::testing::Test {
   ParseOutcome Parse(std::vector<std::string> args) {
     args.insert(args.begin(), "guestflow");
     std::vector<const char*> argv;
+    argv.reserve(args.size());
     for (const std::string& arg : args) argv.push_back(arg.c_str());
     out_.str("");
     err_.str("");

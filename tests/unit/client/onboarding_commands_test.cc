@@ -23,8 +23,6 @@ using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-using ::testing::MatchesRegex;
-using ::testing::Not;
 
 v1::Onboarding MakeOnboarding(const std::string& name, v1::OnboardingState state,
                               const std::string& error = "") {
@@ -67,7 +65,7 @@ OnboardArgs AdaArgs() {
 }
 
 // Streams `events` and ends OK.
-auto StreamOf(std::vector<v1::WatchOnboardingResponse> events) {
+auto StreamOf(const std::vector<v1::WatchOnboardingResponse>& events) {
   return [events](grpc::ServerContext*, const v1::WatchOnboardingRequest&,
                   grpc::ServerWriter<v1::WatchOnboardingResponse>* writer) {
     for (const auto& event : events) writer->Write(event);
