@@ -87,6 +87,9 @@ struct Collector {
   HttpResponse response;
   size_t limit = 0;
   bool too_large = false;
+  size_t header_bytes = 0;
+  size_t header_limit = 0;
+  bool headers_too_large = false;
 };
 
 size_t OnBody(char* data, size_t size, size_t count, void* user) {
@@ -103,6 +106,11 @@ size_t OnBody(char* data, size_t size, size_t count, void* user) {
 size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   auto* c = static_cast<Collector*>(user);
   const size_t len = size * count;
+  c->header_bytes += len;
+  if (c->header_bytes > c->header_limit) {
+    c->headers_too_large = true;
+    return 0;  // makes libcurl stop with CURLE_WRITE_ERROR
+  }
   absl::string_view line(data, len);
   while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
   // A status line starts a new response (after a 100 Continue, for one):
@@ -127,7 +135,8 @@ bool HasHeader(const HttpRequest& request, absl::string_view name) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<CurlHttpClient>> CurlHttpClient::Create(const HttpConfig& config) {
+absl::StatusOr<std::unique_ptr<CurlHttpClient>> CurlHttpClient::Create(const HttpConfig& config,
+                                                                       HttpLimits limits) {
   const CURLcode init = GlobalInit();
   if (init != CURLE_OK) {
     return absl::FailedPreconditionError(
@@ -137,10 +146,11 @@ absl::StatusOr<std::unique_ptr<CurlHttpClient>> CurlHttpClient::Create(const Htt
     return absl::FailedPreconditionError(
         absl::StrCat("cannot read the CA file ", config.ca_file, " (http.ca_file)"));
   }
-  return std::unique_ptr<CurlHttpClient>(new CurlHttpClient(config));
+  return std::unique_ptr<CurlHttpClient>(new CurlHttpClient(config, limits));
 }
 
-CurlHttpClient::CurlHttpClient(const HttpConfig& config) : config_(config) {}
+CurlHttpClient::CurlHttpClient(const HttpConfig& config, HttpLimits limits)
+    : config_(config), limits_(limits) {}
 
 CurlHttpClient::~CurlHttpClient() {
   absl::MutexLock lock(&mu_);
@@ -175,6 +185,13 @@ void CurlHttpClient::Release(void* handle) {
 
 absl::StatusOr<HttpResponse> CurlHttpClient::Send(const HttpRequest& request) {
   GF_RETURN_IF_ERROR(Validate(request));
+  size_t request_bytes = request.body.size();
+  for (const HttpHeader& h : request.headers) request_bytes += h.name.size() + h.value.size() + 4;
+  if (request_bytes > limits_.max_request_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        request.method, " ", UrlForLog(request.url), ": the request is ", request_bytes,
+        " bytes, over the limit of ", limits_.max_request_bytes, " bytes"));
+  }
   CURL* curl = Acquire();
   if (curl == nullptr) return absl::ResourceExhaustedError("curl_easy_init failed");
   absl::Cleanup release = [this, curl] { Release(curl); };
@@ -195,6 +212,7 @@ absl::StatusOr<HttpResponse> CurlHttpClient::Send(const HttpRequest& request) {
 
   Collector collector;
   collector.limit = config_.max_response_bytes;
+  collector.header_limit = limits_.max_response_header_bytes;
   char error_buffer[CURL_ERROR_SIZE] = {0};
   const absl::Duration timeout =
       request.timeout > absl::ZeroDuration() ? request.timeout : config_.request_timeout;
@@ -207,6 +225,10 @@ absl::StatusOr<HttpResponse> CurlHttpClient::Send(const HttpRequest& request) {
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(absl::ToInt64Milliseconds(timeout)));
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+  curl_easy_setopt(curl, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
+  // Pooled connections can sit idle for minutes; keepalive probes notice a
+  // peer (or a NAT) that dropped them.
+  curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
   if (!config_.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, config_.ca_file.c_str());
   curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");
@@ -246,6 +268,11 @@ absl::StatusOr<HttpResponse> CurlHttpClient::Send(const HttpRequest& request) {
     std::string why = curl_easy_strerror(code);
     if (error_buffer[0] != '\0') absl::StrAppend(&why, ": ", error_buffer);
     LogDebug(absl::StrCat("http ", target, " failed: ", why), context);
+    if (code == CURLE_WRITE_ERROR && collector.headers_too_large) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat(target, ": response headers exceed the limit of ",
+                       limits_.max_response_header_bytes, " bytes"));
+    }
     if (code == CURLE_FILESIZE_EXCEEDED || (code == CURLE_WRITE_ERROR && collector.too_large)) {
       return absl::ResourceExhaustedError(absl::StrCat(
           target, ": response body exceeds the limit of ", config_.max_response_bytes, " bytes"));

@@ -53,10 +53,12 @@ class HttpClient {
   // Sends `request` and blocks until the whole response arrived or failed.
   // Any HTTP status, 4xx and 5xx included, is a response, not an error.
   // Errors (the message never contains header values or the body):
-  //   INVALID_ARGUMENT   the request is malformed (URL, method, header)
+  //   INVALID_ARGUMENT   the request is malformed (URL, method, header) or
+  //                      larger than the client allows
   //   DEADLINE_EXCEEDED  the connect or whole-request timeout passed
   //   UNAVAILABLE        no response: DNS, connect, TLS, connection reset
-  //   RESOURCE_EXHAUSTED the response body is larger than the client allows
+  //   RESOURCE_EXHAUSTED the response (body or headers) is larger than the
+  //                      client allows
   [[nodiscard]] virtual absl::StatusOr<HttpResponse> Send(const HttpRequest& request) = 0;
 };
 

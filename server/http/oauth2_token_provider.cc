@@ -1,5 +1,7 @@
 #include "server/http/oauth2_token_provider.h"
 
+#include <algorithm>
+#include <cmath>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -7,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "nlohmann/json.hpp"
+#include "server/common/logging.h"
 
 namespace guestflow {
 namespace {
@@ -34,41 +37,122 @@ std::string CacheKey(const TokenRequest& r) {
                       "\n", r.scope);
 }
 
+// "client=... directory=... scope=..." for log lines.
+std::string LogContext(const TokenRequest& r) {
+  return absl::StrCat("client=", r.client_id, " directory=", r.directory, " scope=", r.scope);
+}
+
 // The authority's error, as "invalid_client: AADSTS7000215: Invalid client
 // secret provided..." (first line of the description only: the rest is trace
 // and correlation ids).
 struct AuthorityError {
-  std::string code;
+  std::string code;  // the OAuth2 `error`
+  int64_t aadsts = 0;
   std::string text;
 };
 
 AuthorityError ParseError(const HttpResponse& response) {
   AuthorityError e;
   const nlohmann::json body = nlohmann::json::parse(response.body, nullptr, false);
+  std::string description;
   if (body.is_object()) {
     if (auto it = body.find("error"); it != body.end() && it->is_string()) {
       e.code = it->get<std::string>();
     }
     if (auto it = body.find("error_description"); it != body.end() && it->is_string()) {
-      std::string description = it->get<std::string>();
+      description = it->get<std::string>();
       description = description.substr(0, description.find_first_of("\r\n"));
-      e.text = absl::StrCat(e.code, e.code.empty() ? "" : ": ", description);
+    }
+    if (auto it = body.find("error_codes");
+        it != body.end() && it->is_array() && !it->empty() && it->front().is_number_integer()) {
+      e.aadsts = it->front().get<int64_t>();
     }
   }
+  // Older answers carry the code only in the description: "AADSTS70011: ...".
+  if (e.aadsts == 0 && absl::StartsWith(description, "AADSTS")) {
+    absl::string_view digits = absl::string_view(description).substr(6);
+    digits = digits.substr(0, digits.find(':'));
+    if (!absl::SimpleAtoi(digits, &e.aadsts)) e.aadsts = 0;
+  }
+  if (!description.empty()) e.text = absl::StrCat(e.code, e.code.empty() ? "" : ": ", description);
   if (e.text.empty()) e.text = e.code.empty() ? "no error description" : e.code;
   return e;
 }
 
-absl::Status ErrorStatus(const HttpResponse& response, absl::string_view prefix) {
+// What a person should change, for the errors a misconfigured tenant gets.
+std::string Fix(const AuthorityError& e, const TokenRequest& r) {
+  const std::string resource(absl::StripSuffix(r.scope, "/.default"));
+  int64_t code = e.aadsts;
+  if (code == 0 && e.code == "invalid_scope") code = 70011;
+  if (code == 0 && e.code == "invalid_resource") code = 500011;
+  switch (code) {
+    case 7000215:
+    case 7000222:
+      return absl::StrCat(
+          "fix: the client secret of app ", r.client_id, " is wrong or expired; set the tenant's ",
+          "client_secret to the secret's Value (not its Secret ID) from Entra ID > App ",
+          "registrations > ", r.client_id, " > Certificates & secrets, or add a new secret there");
+    case 700016:
+      return absl::StrCat("fix: no app ", r.client_id, " exists in directory ", r.directory,
+                          "; check the tenant's azure.client_id and azure.tenant_id, and that ",
+                          "an administrator of that directory consented to the app");
+    case 500011:
+      return absl::StrCat("fix: directory ", r.directory, " has no resource ", resource,
+                          "; check the URL the scope is made from (dynamics.instance_url for ",
+                          "Dataverse, the plugin's admin_scope for the admin API) and that the ",
+                          "environment belongs to this directory");
+    case 70011:
+    case 1002012:
+      return absl::StrCat("fix: the scope ", r.scope, " is not valid for client credentials; ",
+                          "use the resource URL followed by /.default, e.g. ",
+                          "https://graph.microsoft.com/.default");
+    case 90002:
+      return absl::StrCat("fix: the authority ", r.authority_url, " knows no directory ",
+                          r.directory, "; check the tenant's azure.tenant_id and ",
+                          "azure.authority_url");
+    default:
+      return "";
+  }
+}
+
+// Retry-After as a duration: delay-seconds (fractional accepted) or an
+// HTTP-date.
+std::optional<absl::Duration> ParseRetryAfter(absl::string_view value, absl::Time now) {
+  value = absl::StripAsciiWhitespace(value);
+  if (value.empty()) return std::nullopt;
+  double seconds = 0;
+  if (absl::SimpleAtod(value, &seconds)) {
+    if (!(seconds >= 0) || !std::isfinite(seconds)) return std::nullopt;
+    return absl::Milliseconds(std::ceil(seconds * 1000));
+  }
+  absl::Time at;
+  std::string error;
+  if (absl::ParseTime("%a, %d %b %Y %H:%M:%S GMT", std::string(value), &at, &error)) {
+    return std::max(at - now, absl::ZeroDuration());
+  }
+  return std::nullopt;
+}
+
+absl::Status ErrorStatus(const HttpResponse& response, const TokenRequest& request,
+                         absl::string_view prefix, absl::Time now) {
   const AuthorityError e = ParseError(response);
   std::string message = absl::StrCat(prefix, "HTTP ", response.status, ": ", e.text);
   const std::string retry_after = response.Header("Retry-After");
-  if (!retry_after.empty()) absl::StrAppend(&message, " (Retry-After ", retry_after, ")");
 
   if (response.status == 408 || response.status == 429 || response.status >= 500 ||
       e.code == "temporarily_unavailable") {
-    return absl::UnavailableError(message);
+    std::optional<absl::Duration> wait = ParseRetryAfter(retry_after, now);
+    if (wait.has_value()) {
+      wait = std::min(*wait, OAuth2TokenProvider::kMaxRetryAfter);
+      absl::StrAppend(&message, " (Retry-After ", retry_after, ": no new token request for ",
+                      absl::FormatDuration(*wait), ")");
+    }
+    absl::Status status = absl::UnavailableError(message);
+    if (wait.has_value()) SetTokenRetryAfter(status, *wait);
+    return status;
   }
+  const std::string fix = Fix(e, request);
+  if (!fix.empty()) absl::StrAppend(&message, "; ", fix);
   if (e.code == "invalid_client" || e.code == "unauthorized_client") {
     return absl::PermissionDeniedError(message);
   }
@@ -86,21 +170,44 @@ absl::StatusOr<std::string> OAuth2TokenProvider::GetToken(const TokenRequest& re
   mu_.Lock();
   Entry& entry = entries_[key];  // std::map nodes stay put: the reference survives unlocking
   while (true) {
-    if (!entry.token.empty() && clock_->Now() < entry.refresh_after) {
+    const absl::Time now = clock_->Now();
+    if (!entry.token.empty() && now < entry.refresh_after) {
       std::string token = entry.token;
       mu_.Unlock();
       return token;
     }
+    if (now < entry.not_before) {
+      // The authority said when to come back; asking earlier only gets
+      // another 429.
+      if (Usable(entry, now)) {
+        std::string token = entry.token;
+        mu_.Unlock();
+        return token;
+      }
+      absl::Status status = entry.not_before_status;
+      SetTokenRetryAfter(status, entry.not_before - now);
+      mu_.Unlock();
+      return status;
+    }
     if (!entry.fetching) break;
+    if (Usable(entry, now)) {
+      std::string token = entry.token;
+      mu_.Unlock();
+      return token;
+    }
     // Someone is fetching this key: wait for that fetch and take its result.
     const uint64_t generation = entry.generation;
     while (entry.fetching && entry.generation == generation) fetched_.Wait(&mu_);
     if (entry.generation != generation) {
+      if (entry.last_status.ok() ||
+          (!IsPermanentTokenError(entry.last_status) && Usable(entry, clock_->Now()))) {
+        std::string token = entry.token;
+        mu_.Unlock();
+        return token;
+      }
       const absl::Status status = entry.last_status;
-      std::string token = entry.token;
       mu_.Unlock();
-      if (!status.ok()) return status;
-      return token;
+      return status;
     }
   }
   entry.fetching = true;
@@ -109,26 +216,49 @@ absl::StatusOr<std::string> OAuth2TokenProvider::GetToken(const TokenRequest& re
   absl::StatusOr<Fetched> fetched = Fetch(request);
 
   mu_.Lock();
+  const absl::Time now = clock_->Now();
   entry.fetching = false;
   ++entry.generation;
+  std::optional<std::string> stand_in;
   if (fetched.ok()) {
     entry.token = fetched->token;
-    entry.refresh_after = clock_->Now() + fetched->expires_in - kRefreshMargin;
+    entry.refresh_after = now + fetched->expires_in - kRefreshMargin;
+    entry.expires_at = now + fetched->expires_in;
+    entry.not_before = absl::InfinitePast();
     entry.last_status = absl::OkStatus();
   } else {
-    entry.token.clear();
     entry.last_status = fetched.status();
+    if (std::optional<absl::Duration> wait = TokenRetryAfter(fetched.status())) {
+      entry.not_before = now + *wait;
+      entry.not_before_status = fetched.status();
+    }
+    if (!Usable(entry, now)) {
+      entry.token.clear();
+    } else if (!IsPermanentTokenError(fetched.status())) {
+      stand_in = entry.token;  // the previous token still has time left
+    }
   }
   fetched_.SignalAll();
   mu_.Unlock();
-  if (!fetched.ok()) return fetched.status();
+
+  if (!fetched.ok()) {
+    LogWarn(absl::StrCat("token request failed",
+                         stand_in.has_value() ? "; the previous token is still valid" : "", ": ",
+                         fetched.status().message()),
+            LogContext(request));
+    if (stand_in.has_value()) return *std::move(stand_in);
+    return fetched.status();
+  }
+  LogInfo("token fetched", absl::StrCat(LogContext(request), " expires_in_s=",
+                                        absl::ToInt64Seconds(fetched->expires_in)));
   return std::move(fetched->token);
 }
 
 absl::StatusOr<OAuth2TokenProvider::Fetched> OAuth2TokenProvider::Fetch(
     const TokenRequest& request) {
-  const std::string prefix = absl::StrCat("token request for client ", request.client_id,
-                                          " in directory ", request.directory, " failed: ");
+  const std::string prefix =
+      absl::StrCat("token request for client ", request.client_id, " in directory ",
+                   request.directory, " (scope ", request.scope, ") failed: ");
   HttpRequest http;
   http.method = "POST";
   http.url = absl::StrCat(absl::StripSuffix(request.authority_url, "/"), "/",
@@ -147,7 +277,7 @@ absl::StatusOr<OAuth2TokenProvider::Fetched> OAuth2TokenProvider::Fetch(
     }
     return absl::UnavailableError(absl::StrCat(prefix, response.status().message()));
   }
-  if (response->status != 200) return ErrorStatus(*response, prefix);
+  if (response->status != 200) return ErrorStatus(*response, request, prefix, clock_->Now());
 
   const nlohmann::json body = nlohmann::json::parse(response->body, nullptr, false);
   if (!body.is_object() || !body.contains("access_token") || !body["access_token"].is_string() ||

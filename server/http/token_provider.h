@@ -4,9 +4,15 @@
 // oauth2_token_provider.h.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/cord.h"
+#include "absl/strings/numbers.h"
+#include "absl/time/time.h"
 
 namespace guestflow {
 
@@ -28,9 +34,12 @@ class TokenProvider {
   //                       secret, client not allowed): permanent
   //   FAILED_PRECONDITION the request cannot succeed as configured (unknown
   //                       directory, resource or scope): permanent
-  //   UNAVAILABLE         transient (5xx, 429, transport, timeout): retry later
-  // The message says which client and directory, and the authority's error
-  // code and description; never the secret or a token.
+  //   UNAVAILABLE         transient (5xx, 429, transport, timeout): retry later;
+  //                       TokenRetryAfter() tells how long when the authority
+  //                       said (Retry-After)
+  // The message says which client, directory and scope, the authority's error
+  // code and description, and for the known AADSTS errors what to fix; never
+  // the secret or a token.
   [[nodiscard]] virtual absl::StatusOr<std::string> GetToken(const TokenRequest& request) = 0;
 };
 
@@ -40,6 +49,26 @@ inline bool IsPermanentTokenError(const absl::Status& status) {
          status.code() != absl::StatusCode::kDeadlineExceeded &&
          status.code() != absl::StatusCode::kResourceExhausted &&
          status.code() != absl::StatusCode::kAborted;
+}
+
+// The payload under which a GetToken error carries the authority's
+// Retry-After, in whole milliseconds.
+inline constexpr char kTokenRetryAfterPayload[] = "type.googleapis.com/guestflow.TokenRetryAfterMs";
+
+inline void SetTokenRetryAfter(absl::Status& status, absl::Duration wait) {
+  status.SetPayload(kTokenRetryAfterPayload, absl::Cord(std::to_string(absl::ToInt64Milliseconds(
+                                                 absl::Ceil(wait, absl::Milliseconds(1))))));
+}
+
+// How long the authority asked the caller to wait before the next token
+// request (its Retry-After, counted from when GetToken returned), if it did.
+inline std::optional<absl::Duration> TokenRetryAfter(const absl::Status& status) {
+  absl::optional<absl::Cord> payload = status.GetPayload(kTokenRetryAfterPayload);
+  int64_t ms = 0;
+  if (!payload.has_value() || !absl::SimpleAtoi(std::string(*payload), &ms) || ms < 0) {
+    return std::nullopt;
+  }
+  return absl::Milliseconds(ms);
 }
 
 }  // namespace guestflow

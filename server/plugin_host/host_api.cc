@@ -138,6 +138,11 @@ int32_t HostGetToken(gf_call* call, gf_str scope, gf_str* token, gf_str* error,
       *error = call->Keep(RedactSecrets(status.message(), call->secrets));
     }
     if (permanent != nullptr) *permanent = IsPermanentTokenError(status) ? 1 : 0;
+    // The token endpoint's Retry-After becomes the step's, unless the plugin
+    // sets its own.
+    if (std::optional<absl::Duration> wait = TokenRetryAfter(status); wait.has_value()) {
+      if (!call->retry_after.has_value() || *call->retry_after < *wait) call->retry_after = *wait;
+    }
     return 1;
   };
   if (!Valid(scope) || scope.len == 0) return fail(absl::InvalidArgumentError("empty token scope"));

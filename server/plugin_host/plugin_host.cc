@@ -29,6 +29,17 @@ nlohmann::json ToJson(const std::map<std::string, std::string>& values) {
   return object;
 }
 
+nlohmann::json TenantSettingsJson(const TenantConfig& tc) {
+  return {{"directory", tc.directory},
+        {"client_id", tc.client_id},
+        {"authority_url", tc.authority_url},
+        {"graph_url", tc.graph_url},
+        {"admin_url", tc.admin_url},
+        {"instance_url", tc.instance_url},
+        {"environment_id", tc.environment_id},
+        {"display_name", tc.display_name}};
+}
+
 StepOutcome Failed(std::string error) {
   StepOutcome outcome;
   outcome.kind = StepOutcome::Kind::kFailed;
@@ -92,13 +103,26 @@ absl::StatusOr<std::unique_ptr<PluginHost>> PluginHost::Create(const Config& con
         return absl::FailedPreconditionError(absl::StrCat(
             where, ": the plugin is of kind ", library->kind(), " (", library->path(), ")"));
       }
-      if (!binding.settings_json.empty() &&
-          !nlohmann::json::parse(binding.settings_json, nullptr, false).is_object()) {
+      nlohmann::json settings = binding.settings_json.empty()
+                                    ? nlohmann::json::object()
+                                    : nlohmann::json::parse(binding.settings_json, nullptr, false);
+      if (!settings.is_object()) {
         return absl::FailedPreconditionError(
             absl::StrCat(where, ": the plugin settings are not a JSON object"));
       }
+      // Relative paths in settings mean "next to the config file", as they
+      // do in the config itself; plugins resolve them against base_dir.
+      if (!settings.contains("base_dir") && !config.base_dir.empty()) {
+        settings["base_dir"] = config.base_dir;
+      }
+      // An instance serves one tenant: it knows the tenant's endpoints and
+      // defaults from the start (check() has no step input).
+      if (!settings.contains("tenant_settings")) {
+        settings["tenant_settings"] = TenantSettingsJson(tenant_config);
+      }
+      if (!settings.contains("default_roles")) settings["default_roles"] = tenant_config.default_roles;
       absl::StatusOr<std::unique_ptr<PluginInstance>> instance =
-          PluginInstance::Create(library, HostApi(), binding.settings_json);
+          PluginInstance::Create(library, HostApi(), settings.dump());
       if (!instance.ok()) {
         return absl::Status(
             instance.status().code(),
@@ -148,15 +172,7 @@ std::string PluginHost::BuildInput(const Tenant& tenant, const Onboarding& onboa
          options.invitation_message.empty() ? tc.invitation_message : options.invitation_message},
         {"update_dynamics_email",
          options.update_dynamics_email.value_or(tc.update_dynamics_email)}}},
-      {"tenant_settings",
-       {{"directory", tc.directory},
-        {"client_id", tc.client_id},
-        {"authority_url", tc.authority_url},
-        {"graph_url", tc.graph_url},
-        {"admin_url", tc.admin_url},
-        {"instance_url", tc.instance_url},
-        {"environment_id", tc.environment_id},
-        {"display_name", tc.display_name}}},
+      {"tenant_settings", TenantSettingsJson(tc)},
       {"outputs", std::move(outputs)},
       {"step_outputs", current != nullptr ? ToJson(current->outputs) : nlohmann::json::object()},
   };

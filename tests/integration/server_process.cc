@@ -112,7 +112,7 @@ ServerProcess::~ServerProcess() {
 bool ServerProcess::Start() {
   std::filesystem::remove(port_file_);
   pid_ = Spawn({GUESTFLOWD_BIN, "--config", config_path_, "--port-file", port_file_}, log_path_,
-               {{"GF_TEST_SECRET", "test-client-secret"}});
+               env_);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (std::chrono::steady_clock::now() < deadline) {
     int status = 0;
@@ -160,5 +160,42 @@ void ServerProcess::SendSignal(int sig) {
 }
 
 std::string ServerProcess::log() const { return ReadFile(log_path_); }
+
+EmulatorProcess::EmulatorProcess(std::string fixture_path, std::string log_path)
+    : fixture_path_(std::move(fixture_path)), log_path_(std::move(log_path)) {
+  port_file_ = log_path_ + ".port";
+}
+
+EmulatorProcess::~EmulatorProcess() {
+  if (pid_ > 0) {
+    kill(pid_, SIGTERM);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+  }
+}
+
+bool EmulatorProcess::Start() {
+  std::filesystem::remove(port_file_);
+  pid_ = Spawn({GUESTFLOW_EMULATOR_BIN, "--fixture", fixture_path_, "--listen", "127.0.0.1:0",
+                "--port-file", port_file_, "--threads", "16"},
+               log_path_, {});
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return false;
+    }
+    std::string text = ReadFile(port_file_);
+    if (!text.empty() && text.back() == '\n') {
+      port_ = std::stoi(text);
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+std::string EmulatorProcess::log() const { return ReadFile(log_path_); }
 
 }  // namespace guestflow::itest

@@ -56,16 +56,37 @@ class ServerProcess {
   void SendSignal(int sig);
   int exit_code() const { return exit_code_; }
   std::string log() const;
+  // Adds an environment variable for the next Start().
+  void SetEnv(const std::string& name, const std::string& value) { env_[name] = value; }
 
  private:
   int WaitExit();
 
+  std::map<std::string, std::string> env_ = {{"GF_TEST_SECRET", "test-client-secret"}};
   std::string config_path_;
   std::string log_path_;
   std::string port_file_;
   pid_t pid_ = -1;
   int port_ = 0;
   int exit_code_ = -1;
+};
+
+// Runs the guestflow-emulator binary on a port the kernel picks.
+class EmulatorProcess {
+ public:
+  EmulatorProcess(std::string fixture_path, std::string log_path);
+  ~EmulatorProcess();
+  bool Start();
+  int port() const { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string log() const;
+
+ private:
+  std::string fixture_path_;
+  std::string log_path_;
+  std::string port_file_;
+  pid_t pid_ = -1;
+  int port_ = 0;
 };
 
 }  // namespace guestflow::itest

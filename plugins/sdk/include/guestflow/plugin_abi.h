@@ -190,7 +190,11 @@ typedef struct gf_plugin_table {
   const char* version;
 
   /* Creates an instance for one tenant. `config_json` is the tenant's
-   * settings object for this plugin (borrowed for the call). On success
+   * settings object for this plugin (borrowed for the call). Unless the
+   * settings name them, the host adds "base_dir" (the configuration file's
+   * folder: relative paths in settings resolve against it),
+   * "tenant_settings" (the tenant's endpoints and ids, as in the step input)
+   * and "default_roles". On success
    * returns GF_STEP_SUCCEEDED and sets *out; otherwise returns
    * GF_STEP_FAILED or GF_STEP_PLUGIN_ERROR and last_error(NULL) says why. */
   gf_step_outcome (*create)(const gf_host_api* host, gf_str config_json, gf_instance** out);

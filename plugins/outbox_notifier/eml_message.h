@@ -1,0 +1,56 @@
+// An RFC 5322 Internet message with a text/plain UTF-8 body, built so that
+// whatever the fields hold no header can be injected: header texts lose their
+// control characters, addresses must be plain ASCII addr-specs, non-ASCII
+// phrases become RFC 2047 encoded-words, every line ends in CRLF and none is
+// longer than 998 octets. Standard library only, like the rest of the plugin.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace guestflow::outbox {
+
+struct Mailbox {
+  std::string display_name;  // any UTF-8; may be empty
+  std::string address;       // an ASCII addr-spec (local@domain)
+};
+
+struct EmlMessage {
+  Mailbox from;
+  Mailbox to;
+  std::string subject;     // any UTF-8
+  std::string date;        // an RFC 5322 date-time, see Rfc5322Date
+  std::string message_id;  // with its angle brackets: <left@right>
+  std::string body;        // UTF-8 text; any line ending
+};
+
+// True for an ASCII addr-spec without spaces, controls, quotes or brackets:
+// exactly one '@', a non-empty local part and a domain with a dot or
+// "localhost".
+bool IsValidAddress(std::string_view address);
+
+// "Thu, 01 Jan 2026 00:00:00 +0000" for a Unix time in milliseconds (UTC).
+// Locale-independent.
+std::string Rfc5322Date(int64_t unix_ms);
+
+// `text` with every CR, LF and other control character replaced by a space
+// and runs of spaces collapsed, trimmed: what a header can safely carry.
+std::string SingleLine(std::string_view text);
+
+// `id` spelled with only letters, digits, '-', '_' and '.', every other byte
+// written as "=XX" (upper-case hex): injective, so two onboarding ids never
+// share a spelling. A '.' that starts or ends the id or follows another '.'
+// is escaped too: no hidden file, no "..", and a valid Message-ID dot-atom.
+std::string EscapeId(std::string_view id);
+
+// The whole message, CRLF line endings. The body is sent 8bit when every line
+// fits in 998 octets, quoted-printable otherwise.
+std::string BuildEml(const EmlMessage& message);
+
+// Parses "Name <addr>" or a bare "addr". nullopt when the address is invalid
+// or the text has control characters.
+std::optional<Mailbox> ParseMailbox(std::string_view text);
+
+}  // namespace guestflow::outbox
