@@ -11,7 +11,7 @@ namespace {
 
 constexpr size_t kJournalBodyBytes = 4096;
 
-// Per-request facts the logger needs; same thread as the handler.
+// Per-request facts the journal needs; same thread as the handler.
 thread_local absl::Time t_request_start;
 thread_local std::string t_service;
 
@@ -61,7 +61,9 @@ void EmulatorServer::Install(int threads) {
                                                  : httplib::Server::HandlerResponse::Unhandled;
   });
 
-  server_.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+  // Journal from the post-routing hook, which runs before the answer is
+  // written: a client that has its answer can already read the entry.
+  server_.set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (t_service == "control") return;
     JournalEntry e;
     e.time = t_request_start;

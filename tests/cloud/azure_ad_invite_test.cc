@@ -40,6 +40,9 @@ class FailingGraph {
           R"({"error":{"code":"TooManyRequests","innerError":{"code":"429","date":"2020-08-18T12:51:51","message":"Please retry after","request-id":"94fb3b52-452a-4535-a601-69e0a90e3aa2","status":"429"},"message":"Please retry again later."}})",
           "application/json");
     };
+    // One request per connection: stopping the server then waits for no
+    // idle keep-alive connection.
+    server_.set_keep_alive_max_count(1);
     server_.Get(".*", handler);
     server_.Post(".*", handler);
     server_.Patch(".*", handler);
@@ -413,6 +416,20 @@ TEST_F(AzureAdInviteTest, AThrottlingGraphIsRetriedAfterItsRetryAfter) {
   EXPECT_THAT(outcome.error, HasSubstr("429"));
   EXPECT_THAT(outcome.error, HasSubstr("Please retry again later."));
   EXPECT_EQ(throttled.requests(), 1);
+}
+
+TEST_F(AzureAdInviteTest, TheEmulatorsGraphThrottlingIsRetriedAfterItsRetryAfter) {
+  PluginHost& host = Host();
+  // Quotas of one resource unit and one write: the lookup passes, the
+  // invitation right after it is throttled.
+  env_->SetKnobs({{"throttle_scale", 0.000001}});
+  Onboarding o = CloudTestEnv::NewOnboarding("contoso", "throttled@fabrikam.com");
+  StepOutcome outcome = CloudTestEnv::RunStep(host, o, StepKind::kInvite);
+  EXPECT_EQ(outcome.kind, StepOutcome::Kind::kRetry) << outcome.error;
+  ASSERT_TRUE(outcome.retry_after.has_value());
+  EXPECT_GT(*outcome.retry_after, absl::ZeroDuration());
+  EXPECT_THAT(outcome.error, HasSubstr("answered 429"));
+  EXPECT_FALSE(Counters()["guests_created_by_email"].contains("throttled@fabrikam.com"));
 }
 
 TEST_F(AzureAdInviteTest, AFailingGraphWithoutRetryAfterLeavesTheDelayToTheHost) {

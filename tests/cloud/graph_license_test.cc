@@ -38,6 +38,9 @@ class FailingGraph {
       res.set_content(R"({"error":{"code":"serviceUnavailable","message":"Service unavailable"}})",
                       "application/json");
     };
+    // One request per connection: stopping the server then waits for no
+    // idle keep-alive connection.
+    server_.set_keep_alive_max_count(1);
     server_.Get(".*", handler);
     server_.Post(".*", handler);
     port_ = server_.bind_to_any_port("127.0.0.1");
@@ -277,6 +280,19 @@ TEST_F(GraphLicenseTest, AnUnavailableGraphIsRetriedAfterItsRetryAfter) {
   EXPECT_EQ(*outcome.retry_after, absl::Seconds(3));
   EXPECT_THAT(outcome.error, HasSubstr("GET /subscribedSkus answered 503: Service unavailable"));
   EXPECT_EQ(unavailable.requests(), 1);
+}
+
+TEST_F(GraphLicenseTest, TheEmulatorsInjectedFaultsAreRetried) {
+  PluginHost& host = Host({{"sku", "DYN365_ENTERPRISE_PLAN1"}});
+  Onboarding o = Prepared(host, "faults@fabrikam.com");
+  env_->SetKnobs({{"error_rate", 1.0}});
+  StepOutcome outcome = CloudTestEnv::RunStep(host, o, StepKind::kLicense);
+  EXPECT_EQ(outcome.kind, StepOutcome::Kind::kRetry) << outcome.error;
+  EXPECT_THAT(outcome.error, HasSubstr("503"));
+  env_->SetKnobs({{"error_rate", 0.0}});
+  outcome = CloudTestEnv::RunStep(host, o, StepKind::kLicense);
+  EXPECT_EQ(outcome.kind, StepOutcome::Kind::kSucceeded) << outcome.error;
+  EXPECT_EQ(Counters()["license_assignments"].size(), 1u);
 }
 
 TEST_F(GraphLicenseTest, TheSkuListIsCachedPerInstance) {
