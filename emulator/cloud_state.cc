@@ -74,11 +74,10 @@ std::string NewGuid() {
   const uint64_t a = absl::Uniform<uint64_t>(gen);
   const uint64_t b = absl::Uniform<uint64_t>(gen);
   // Version 4, variant 10xx.
-  return absl::StrFormat("%08x-%04x-4%03x-%04x-%012x", static_cast<uint32_t>(a >> 32),
-                         static_cast<uint32_t>((a >> 16) & 0xFFFF),
-                         static_cast<uint32_t>(a & 0x0FFF),
-                         static_cast<uint32_t>(0x8000 | ((b >> 48) & 0x3FFF)),
-                         b & 0xFFFFFFFFFFFFULL);
+  return absl::StrFormat(
+      "%08x-%04x-4%03x-%04x-%012x", static_cast<uint32_t>(a >> 32),
+      static_cast<uint32_t>((a >> 16) & 0xFFFF), static_cast<uint32_t>(a & 0x0FFF),
+      static_cast<uint32_t>(0x8000 | ((b >> 48) & 0x3FFF)), b & 0xFFFFFFFFFFFFULL);
 }
 
 }  // namespace guestflow::emulator

@@ -31,9 +31,9 @@ struct User {
   std::string display_name;
   std::string given_name;
   std::string surname;
-  std::string usage_location;  // "" = not set
+  std::string usage_location;        // "" = not set
   std::string user_type = "Member";  // "Guest" for invited users
-  std::string external_user_state;  // "PendingAcceptance" for guests
+  std::string external_user_state;   // "PendingAcceptance" for guests
   bool account_enabled = true;
   std::vector<std::string> assigned_sku_ids;
   absl::Time created = absl::InfinitePast();
@@ -90,7 +90,7 @@ struct Environment {
   std::string id;   // the Power Platform environment id (BAP)
   std::string org;  // path prefix: instance URL is http://HOST:PORT/orgs/{org}
   std::string display_name;
-  std::string security_group_id;  // "" = none gates the environment
+  std::string security_group_id;               // "" = none gates the environment
   std::vector<std::string> application_users;  // client ids with an application user
   std::vector<BusinessUnit> business_units;
   std::vector<Role> roles;

@@ -21,8 +21,8 @@ std::string RedactTokenRequest(std::string body) {
   size_t pos = body.find(key);
   if (pos == std::string::npos) return body;
   size_t end = body.find('&', pos);
-  body.replace(pos + key.size(),
-               (end == std::string::npos ? body.size() : end) - pos - key.size(), "[REDACTED]");
+  body.replace(pos + key.size(), (end == std::string::npos ? body.size() : end) - pos - key.size(),
+               "[REDACTED]");
   return body;
 }
 
@@ -56,7 +56,9 @@ void EmulatorServer::Install(int threads) {
     SetCurrentRequestId(id);
     res.set_header("request-id", id);
     res.set_header("client-request-id", id);
-    if (t_service == "control" || t_service.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    if (t_service == "control" || t_service.empty()) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
     return traffic_->Before(req, res, t_service) ? httplib::Server::HandlerResponse::Handled
                                                  : httplib::Server::HandlerResponse::Unhandled;
   });

@@ -136,8 +136,8 @@ Tenant ParseTenant(const YAML::Node& n, const std::string& path) {
   for (const YAML::Node& e : n["environments"]) {
     const std::string p = absl::StrCat(path, ".environments[", i++, "]");
     CheckKeys(e, p,
-              {"id", "org", "display_name", "security_group", "application_users",
-               "business_units", "roles"});
+              {"id", "org", "display_name", "security_group", "application_users", "business_units",
+               "roles"});
     Environment env;
     env.id = Required(e, "id", p);
     env.org = Required(e, "org", p);

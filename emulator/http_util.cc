@@ -50,7 +50,8 @@ void SendGraphError(const httplib::Request& req, httplib::Response& res, int sta
 void SendDataverseError(httplib::Response& res, int status, absl::string_view code,
                         absl::string_view message) {
   res.set_header("OData-Version", "4.0");
-  SendJson(res, status, {{"error", {{"code", std::string(code)}, {"message", std::string(message)}}}},
+  SendJson(res, status,
+           {{"error", {{"code", std::string(code)}, {"message", std::string(message)}}}},
            "application/json; odata.metadata=minimal");
 }
 

@@ -17,10 +17,10 @@ struct JournalEntry {
   absl::Time time;
   std::string service;  // token, graph, admin, dataverse, control
   std::string method;
-  std::string path;     // with the query string
-  std::string body;     // request body, cut at 4 KiB; token requests have the secret redacted
+  std::string path;  // with the query string
+  std::string body;  // request body, cut at 4 KiB; token requests have the secret redacted
   int status = 0;
-  std::string tenant;   // directory tenant id, when known
+  std::string tenant;      // directory tenant id, when known
   std::string request_id;  // the request-id the emulator answered with
   int64_t latency_ms = 0;
 };

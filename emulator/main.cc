@@ -11,13 +11,15 @@
 #include "emulator/emulator_server.h"
 #include "emulator/fixture.h"
 
-int main(int argc, char** argv) {
+// CLI11 throws only for mistakes in the option set-up below.
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   std::string fixture_path;
   std::string listen = "127.0.0.1:0";
   std::string port_file;
   int threads = 64;
-  CLI::App app{"guestflow-emulator: a local stand-in for Entra ID, Microsoft Graph, the Power "
-               "Platform admin API and Dataverse"};
+  CLI::App app{
+      "guestflow-emulator: a local stand-in for Entra ID, Microsoft Graph, the Power "
+      "Platform admin API and Dataverse"};
   app.add_option("--fixture", fixture_path, "YAML fixture with tenants, SKUs, roles, knobs")
       ->required();
   app.add_option("--listen", listen, "HOST:PORT (port 0 picks one)");
@@ -27,7 +29,8 @@ int main(int argc, char** argv) {
 
   auto fixture = guestflow::emulator::LoadFixtureFile(fixture_path);
   if (!fixture.ok()) {
-    std::fprintf(stderr, "guestflow-emulator: %s\n", std::string(fixture.status().message()).c_str());
+    std::fprintf(stderr, "guestflow-emulator: %s\n",
+                 std::string(fixture.status().message()).c_str());
     return 1;
   }
   const size_t colon = listen.rfind(':');

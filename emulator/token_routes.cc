@@ -17,15 +17,15 @@ void TokenError(const httplib::Request& req, httplib::Response& res, int status,
                 absl::string_view error, int aadsts, absl::string_view description) {
   const std::string id = CurrentRequestId(req);
   const std::string now = absl::FormatTime("%Y-%m-%d %H:%M:%SZ", absl::Now(), absl::UTCTimeZone());
-  SendJson(res, status,
-           {{"error", std::string(error)},
-            {"error_description", absl::StrCat("AADSTS", aadsts, ": ", description,
-                                               "\r\nTrace ID: ", id, "\r\nCorrelation ID: ", id,
-                                               "\r\nTimestamp: ", now)},
-            {"error_codes", {aadsts}},
-            {"timestamp", now},
-            {"trace_id", id},
-            {"correlation_id", id}});
+  SendJson(
+      res, status,
+      {{"error", std::string(error)},
+       {"error_description", absl::StrCat("AADSTS", aadsts, ": ", description, "\r\nTrace ID: ", id,
+                                          "\r\nCorrelation ID: ", id, "\r\nTimestamp: ", now)},
+       {"error_codes", {aadsts}},
+       {"timestamp", now},
+       {"trace_id", id},
+       {"correlation_id", id}});
 }
 
 // The audience a `.default` scope names, or "" if it names no resource this
@@ -61,7 +61,7 @@ std::string AudienceOf(CloudState& s, const Tenant& tenant, absl::string_view sc
 
 void RegisterTokenRoutes(httplib::Server& server, EmulatorContext& ctx) {
   server.Post(R"(/([^/]+)/oauth2/v2\.0/token)", [&ctx](const httplib::Request& req,
-                                                        httplib::Response& res) {
+                                                       httplib::Response& res) {
     const std::string tenant_key = req.matches[1];
     if (!absl::StartsWithIgnoreCase(req.get_header_value("Content-Type"),
                                     "application/x-www-form-urlencoded")) {
@@ -96,15 +96,15 @@ void RegisterTokenRoutes(httplib::Server& server, EmulatorContext& ctx) {
       if (app == nullptr) {
         TokenError(req, res, 400, "unauthorized_client", 700016,
                    absl::StrCat("Application with identifier '", client_id,
-                                "' was not found in the directory '", tenant->display_name,
-                                "'."));
+                                "' was not found in the directory '", tenant->display_name, "'."));
         return 0;
       }
       if (secret != app->client_secret) {
         TokenError(req, res, 401, "invalid_client", 7000215,
                    "Invalid client secret provided. Ensure the secret being sent in the request "
                    "is the client secret value, not the client secret ID, for a secret added to "
-                   "app '" + client_id + "'.");
+                   "app '" +
+                       client_id + "'.");
         return 0;
       }
       if (scope.empty()) {
@@ -122,12 +122,12 @@ void RegisterTokenRoutes(httplib::Server& server, EmulatorContext& ctx) {
                                   "value with /.default suffixed to the resource identifier "
                                   "(application ID URI)."));
         } else {
-          TokenError(req, res, 400, "invalid_resource", 500011,
-                     absl::StrCat("The resource principal named ",
-                                  scope.substr(0, scope.size() - 9),
-                                  " was not found in the tenant named ", tenant->display_name,
-                                  ". This can happen if the application has not been installed "
-                                  "by the administrator of the tenant."));
+          TokenError(
+              req, res, 400, "invalid_resource", 500011,
+              absl::StrCat("The resource principal named ", scope.substr(0, scope.size() - 9),
+                           " was not found in the tenant named ", tenant->display_name,
+                           ". This can happen if the application has not been installed "
+                           "by the administrator of the tenant."));
         }
         return 0;
       }

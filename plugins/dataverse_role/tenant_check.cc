@@ -103,9 +103,9 @@ sdk::StepResult CheckTenant(sdk::Call& call, const RoleSettings& settings) {
     if (!Succeeded(role)) {
       call.AddCheck(check, false, Failed(role, "GET roles named '" + name + "'"));
     } else if (role.Rows().empty()) {
-      call.AddCheck(check, false,
-                    "role '" + name + "' does not exist in business unit " + root_name + " (" +
-                        root_id + ")");
+      std::string detail = "role '" + name + "' does not exist in business unit ";
+      detail += root_name + " (" + root_id + ")";
+      call.AddCheck(check, false, detail);
     } else {
       call.AddCheck(check, true,
                     "roleid " + role.Rows()[0].value("roleid", std::string()) +

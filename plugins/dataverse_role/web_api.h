@@ -21,6 +21,7 @@
 namespace guestflow::dataverse_role {
 
 // An HTTP answer and its body parsed as JSON (null when it is not JSON).
+// NOLINTNEXTLINE(bugprone-exception-escape): the implicit moves of json do not throw.
 struct ApiResult {
   sdk::HttpResponse response;
   nlohmann::json body;

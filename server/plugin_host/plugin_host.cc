@@ -30,14 +30,10 @@ nlohmann::json ToJson(const std::map<std::string, std::string>& values) {
 }
 
 nlohmann::json TenantSettingsJson(const TenantConfig& tc) {
-  return {{"directory", tc.directory},
-        {"client_id", tc.client_id},
-        {"authority_url", tc.authority_url},
-        {"graph_url", tc.graph_url},
-        {"admin_url", tc.admin_url},
-        {"instance_url", tc.instance_url},
-        {"environment_id", tc.environment_id},
-        {"display_name", tc.display_name}};
+  return {{"directory", tc.directory},           {"client_id", tc.client_id},
+          {"authority_url", tc.authority_url},   {"graph_url", tc.graph_url},
+          {"admin_url", tc.admin_url},           {"instance_url", tc.instance_url},
+          {"environment_id", tc.environment_id}, {"display_name", tc.display_name}};
 }
 
 StepOutcome Failed(std::string error) {
@@ -120,7 +116,9 @@ absl::StatusOr<std::unique_ptr<PluginHost>> PluginHost::Create(const Config& con
       if (!settings.contains("tenant_settings")) {
         settings["tenant_settings"] = TenantSettingsJson(tenant_config);
       }
-      if (!settings.contains("default_roles")) settings["default_roles"] = tenant_config.default_roles;
+      if (!settings.contains("default_roles")) {
+        settings["default_roles"] = tenant_config.default_roles;
+      }
       absl::StatusOr<std::unique_ptr<PluginInstance>> instance =
           PluginInstance::Create(library, HostApi(), settings.dump());
       if (!instance.ok()) {

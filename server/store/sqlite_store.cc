@@ -878,9 +878,9 @@ absl::StatusOr<OnboardingPage> SqliteStore::ListOnboardings(const ListOnboarding
 }
 
 // NOLINTNEXTLINE(google-default-arguments): the default is in the header.
-absl::StatusOr<Onboarding> SqliteStore::DoUpdateOnboarding(const Onboarding& onboarding,
-                                                         const std::vector<OnboardingEvent>& events,
-                                                         absl::string_view release_lease_of) {
+absl::StatusOr<Onboarding> SqliteStore::DoUpdateOnboarding(
+    const Onboarding& onboarding, const std::vector<OnboardingEvent>& events,
+    absl::string_view release_lease_of) {
   absl::MutexLock lock(&impl_->mu);
   return impl_->Update(onboarding, events, release_lease_of);
 }

@@ -66,9 +66,9 @@ class Store {
   // numbers assigned here), and returns what is now stored (version + 1).
   // If `release_lease_of` is not empty and that owner holds the lease, the
   // lease is released in the same transaction. ABORTED on a version conflict.
-  [[nodiscard]] absl::StatusOr<Onboarding> UpdateOnboarding(const Onboarding& onboarding,
-                                                           const std::vector<OnboardingEvent>& events,
-                                                           absl::string_view release_lease_of = {}) {
+  [[nodiscard]] absl::StatusOr<Onboarding> UpdateOnboarding(
+      const Onboarding& onboarding, const std::vector<OnboardingEvent>& events,
+      absl::string_view release_lease_of = {}) {
     return DoUpdateOnboarding(onboarding, events, release_lease_of);
   }
 
@@ -95,6 +95,7 @@ class Store {
   // `limit`. NOT_FOUND for an unknown id.
   [[nodiscard]] virtual absl::StatusOr<std::vector<OnboardingEvent>> ListEvents(
       absl::string_view id, int64_t after_sequence, int limit) = 0;
+
  protected:
   // UpdateOnboarding's implementation (virtuals take no default arguments).
   [[nodiscard]] virtual absl::StatusOr<Onboarding> DoUpdateOnboarding(

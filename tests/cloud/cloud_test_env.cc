@@ -53,7 +53,8 @@ CloudTestEnv::~CloudTestEnv() {
   serving_.join();
 }
 
-TenantConfig CloudTestEnv::ContosoTenant(const std::map<std::string, PluginBinding>& plugins) const {
+TenantConfig CloudTestEnv::ContosoTenant(
+    const std::map<std::string, PluginBinding>& plugins) const {
   TenantConfig t;
   t.id = "contoso";
   t.display_name = "Contoso Ltd";

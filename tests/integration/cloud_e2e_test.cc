@@ -36,10 +36,12 @@ std::string DemoConfig(const std::string& emulator_url, const std::string& dir) 
 class CloudE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    emulator_ = std::make_unique<EmulatorProcess>(GUESTFLOW_DEMO_FIXTURE, dir_.File("emulator.log"));
+    emulator_ =
+        std::make_unique<EmulatorProcess>(GUESTFLOW_DEMO_FIXTURE, dir_.File("emulator.log"));
     ASSERT_TRUE(emulator_->Start()) << emulator_->log();
     WriteFile(dir_.File("guestflowd.yaml"), DemoConfig(emulator_->url(), dir_.path()));
-    server_ = std::make_unique<ServerProcess>(dir_.File("guestflowd.yaml"), dir_.File("guestflowd.log"));
+    server_ =
+        std::make_unique<ServerProcess>(dir_.File("guestflowd.yaml"), dir_.File("guestflowd.log"));
     server_->SetEnv("CONTOSO_CLIENT_SECRET", "contoso-emulator-secret");
     ASSERT_TRUE(server_->Start()) << server_->log();
     onboarding_ = v1::OnboardingService::NewStub(server_->Channel());
@@ -166,7 +168,8 @@ TEST_F(CloudE2eTest, DoctorChecksTheTenantsSetup) {
   grpc::Status s = admin_->CheckTenant(Ctx(30).get(), r, &checks);
   ASSERT_TRUE(s.ok()) << s.error_message();
   std::string all;
-  for (const auto& c : checks.checks()) all += absl::StrCat(c.ok() ? "ok " : "FAIL ", c.name(), ": ", c.detail(), "\n");
+  for (const auto& c : checks.checks())
+    all += absl::StrCat(c.ok() ? "ok " : "FAIL ", c.name(), ": ", c.detail(), "\n");
   EXPECT_TRUE(checks.ok()) << all;
   EXPECT_THAT(all, HasSubstr("DYN365_ENTERPRISE_PLAN1"));
   EXPECT_GE(checks.checks_size(), 6) << all;

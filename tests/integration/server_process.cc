@@ -111,8 +111,8 @@ ServerProcess::~ServerProcess() {
 
 bool ServerProcess::Start() {
   std::filesystem::remove(port_file_);
-  pid_ = Spawn({GUESTFLOWD_BIN, "--config", config_path_, "--port-file", port_file_}, log_path_,
-               env_);
+  pid_ =
+      Spawn({GUESTFLOWD_BIN, "--config", config_path_, "--port-file", port_file_}, log_path_, env_);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (std::chrono::steady_clock::now() < deadline) {
     int status = 0;
