@@ -16,6 +16,7 @@ namespace guestflow::plugins {
 
 struct StepInput {
   std::string onboarding;  // "onboardings/<id>"
+  std::string tenant;      // the tenant id
   std::string step;
   int64_t attempt = 1;  // 1-based
 
@@ -34,6 +35,8 @@ struct StepInput {
   std::string directory;
   std::string graph_url;
   std::string instance_url;
+  std::string organization_name;  // tenant_settings.display_name
+  std::string support_contact;
 
   nlohmann::json outputs = nlohmann::json::object();       // {step: {key: value}}
   nlohmann::json step_outputs = nlohmann::json::object();  // {key: value}
@@ -53,6 +56,7 @@ inline StepInput ParseStepInput(std::string_view json_text) {
   if (!j.has_value()) throw std::invalid_argument("run_step input is not a JSON object");
   StepInput in;
   in.onboarding = StringAt(*j, "onboarding");
+  in.tenant = StringAt(*j, "tenant");
   in.step = StringAt(*j, "step");
   if (auto it = j->find("attempt"); it != j->end() && it->is_number_integer()) {
     in.attempt = it->get<int64_t>();
@@ -72,6 +76,8 @@ inline StepInput ParseStepInput(std::string_view json_text) {
   in.directory = StringAt(tenant, "directory");
   in.graph_url = StringAt(tenant, "graph_url");
   in.instance_url = StringAt(tenant, "instance_url");
+  in.organization_name = StringAt(tenant, "display_name");
+  in.support_contact = StringAt(tenant, "support_contact");
   in.outputs = ObjectAt(*j, "outputs");
   in.step_outputs = ObjectAt(*j, "step_outputs");
   return in;

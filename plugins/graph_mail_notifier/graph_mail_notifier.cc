@@ -8,7 +8,9 @@
 //
 // Settings (the tenant's `plugins.notifier.settings`):
 //   sender       required: UPN or object id of a mailbox in the tenant
-//   subject      optional subject line (default kDefaultSubject)
+//   template     optional message templates (plugins/common/message_template.h);
+//                the body is sent as HTML when the template has an HTML part
+//                (the default does), as text otherwise
 //   graph_scope  optional token scope (default https://graph.microsoft.com/.default)
 // Unknown keys or wrong types fail create() with a message naming the key.
 //
@@ -22,6 +24,7 @@
 #include <string_view>
 
 #include "common/graph_client.h"
+#include "common/message_template.h"
 #include "common/plugin_settings.h"
 #include "common/step_input.h"
 #include "guestflow/plugin_sdk.h"
@@ -33,25 +36,18 @@ namespace {
 using nlohmann::json;
 using sdk::StepResult;
 
-constexpr char kDefaultSubject[] = "Your access to Dynamics 365";
-
 struct MailSettings {
   std::string sender;
-  std::string subject;
   std::string graph_scope;
   std::string graph_url;  // tenant_settings.graph_url, for check()
 };
 
 MailSettings ParseMailSettings(std::string_view json_text) {
   plugins::SettingsReader reader(json_text, "graph_mail_notifier");
-  reader.RejectUnknown({"sender", "subject", "graph_scope"});
+  reader.RejectUnknown({"sender", "template", "graph_scope"});
   MailSettings s;
   s.sender = reader.String("sender");
   if (s.sender.empty()) reader.Fail("'sender' is required (a mailbox UPN or object id)");
-  s.subject = reader.String("subject", kDefaultSubject);
-  if (s.subject.find_first_of("\r\n") != std::string::npos) {
-    reader.Fail("'subject' must be one line");
-  }
   s.graph_scope = reader.String("graph_scope", plugins::kGraphScope);
   s.graph_url = reader.TenantSetting("graph_url");
   return s;
@@ -66,27 +62,17 @@ std::string NowRfc3339() {
   return buf;
 }
 
-std::string GuestName(const plugins::StepInput& in) {
-  if (!in.display_name.empty()) return in.display_name;
-  std::string name = in.first_name;
-  if (!in.last_name.empty()) name += (name.empty() ? "" : " ") + in.last_name;
-  return name.empty() ? in.email : name;
-}
-
-std::string MailBody(const plugins::StepInput& in, const std::string& redeem_url) {
-  std::string text = "Hello " + GuestName(in) + ",\n\n";
-  text += "You have been given access to Dynamics 365.\n\n";
-  if (!redeem_url.empty()) {
-    text += "First accept the invitation to the organisation:\n" + redeem_url + "\n\n";
-  }
-  text += "Then open Dynamics 365 here:\n" + in.instance_url + "\n";
-  return text;
+nlohmann::json SettingsObject(std::string_view json_text) {
+  std::optional<nlohmann::json> j =
+      json_text.empty() ? nlohmann::json::object() : plugins::ParseObject(json_text);
+  return j.has_value() ? *j : nlohmann::json::object();
 }
 
 class GraphMailNotifier : public sdk::Plugin {
  public:
   GraphMailNotifier(const sdk::Host& host, std::string_view config_json)
-      : settings_(ParseMailSettings(config_json)) {}
+      : settings_(ParseMailSettings(config_json)),
+        template_(SettingsObject(config_json), "graph_mail_notifier") {}
 
   StepResult RunStep(sdk::Call& call, std::string_view step, std::string_view input_json) override {
     if (step != "notify") {
@@ -111,13 +97,18 @@ class GraphMailNotifier : public sdk::Plugin {
                                settings_.graph_scope);
     if (std::optional<StepResult> failed = graph.Authenticate()) return *failed;
 
-    const std::string redeem_url = in.OutputOf("invite", "invite_redeem_url");
+    const plugins::Fields fields = plugins::FieldsFrom(in);
+    const plugins::RenderedMessage message = template_.Render(fields);
+    const bool html = !message.html.empty();
     const json body = {
         {"message",
-         {{"subject", settings_.subject},
-          {"body", {{"contentType", "Text"}, {"content", MailBody(in, redeem_url)}}},
+         {{"subject", message.subject},
+          {"body",
+           {{"contentType", html ? "HTML" : "Text"},
+            {"content", html ? message.html : message.text}}},
           {"toRecipients",
-           json::array({{{"emailAddress", {{"address", in.email}, {"name", GuestName(in)}}}}})}}},
+           json::array(
+               {{{"emailAddress", {{"address", in.email}, {"name", fields.guest_name}}}}})}}},
         {"saveToSentItems", false}};
     const std::string path = "/users/" + plugins::UrlEncode(settings_.sender) + "/sendMail";
     const sdk::HttpResponse r = graph.Send("POST", path, body);
@@ -162,6 +153,7 @@ class GraphMailNotifier : public sdk::Plugin {
 
  private:
   const MailSettings settings_;
+  const plugins::MessageTemplate template_;
 };
 
 }  // namespace

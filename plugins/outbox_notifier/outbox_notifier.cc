@@ -10,7 +10,9 @@
 //   base_dir  absolute folder relative `dir`s resolve against (the host passes
 //             the config file's folder).
 //   from      sender, "addr" or "Name <addr>"; default guestflow@localhost.
-//   subject   optional; default "Your access to <organization>'s Dynamics 365".
+//   template  the message (subject, text, html...), see
+//             plugins/common/message_template.h; default: the built-in one.
+// Any other key is refused (a typo must not silently fall back to a default).
 //
 // The file is `<onboarding id>.eml` (id spelled by EscapeId), written
 // atomically (temporary file in the same folder, fsync, rename, fsync of the
@@ -27,6 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -36,12 +39,23 @@
 #include <string_view>
 #include <system_error>
 
-#include "eml_message.h"
+#include "common/mail_message.h"
+#include "common/message_template.h"
+#include "common/step_input.h"
 #include "guestflow/plugin_sdk.h"
 #include "nlohmann/json.hpp"
 
 namespace guestflow::outbox {
 namespace {
+
+using plugins::BuildMessage;
+using plugins::EscapeId;
+using plugins::IsValidAddress;
+using plugins::Mailbox;
+using plugins::MailMessage;
+using plugins::ParseMailbox;
+using plugins::Rfc5322Date;
+using plugins::SingleLine;
 
 namespace fs = std::filesystem;
 using sdk::StepResult;
@@ -112,38 +126,30 @@ std::optional<StepResult> WriteAtomically(const fs::path& path, const std::strin
   return std::nullopt;
 }
 
-std::string Body(const std::string& guest_name, const std::string& email,
-                 const std::string& organization, const std::string& instance_url,
-                 const std::string& redeem_url) {
-  std::string body;
-  body += "Hello " + (guest_name.empty() ? email : guest_name) + ",\n\n";
-  body += organization + " has given you access to its Microsoft Dynamics 365 environment.\n\n";
-  if (!redeem_url.empty()) {
-    body += "1. First accept the invitation to " + organization +
-            ". You must do this before you can sign in:\n\n   " + redeem_url + "\n\n";
-    body += "2. Then open Dynamics 365:\n\n   " + instance_url + "\n\n";
-  } else {
-    body += "1. First accept the invitation to " + organization +
-            " that Microsoft sent you (from invites@microsoft.com). You must do this before "
-            "you can sign in.\n\n";
-    body += "2. Then open Dynamics 365:\n\n   " + instance_url + "\n\n";
-  }
-  body += "Sign in with " + email + ".\n\n";
-  body += "-- \nSent by guestflow for " + organization + "\n";
-  return body;
-}
-
 class OutboxNotifier : public sdk::Plugin {
  public:
-  OutboxNotifier(const sdk::Host& /*host*/, std::string_view settings_json) {
-    const nlohmann::json settings = nlohmann::json::parse(
+  OutboxNotifier(const sdk::Host& /*host*/, std::string_view settings_json)
+      : OutboxNotifier(ParseSettings(settings_json)) {}
+
+  static nlohmann::json ParseSettings(std::string_view settings_json) {
+    nlohmann::json settings = nlohmann::json::parse(
         settings_json.empty() ? std::string_view("{}") : settings_json, nullptr, false);
     if (!settings.is_object()) {
       throw std::invalid_argument("outbox_notifier: the settings are not a JSON object");
     }
-    // Other keys are the host's (tenant_settings, default_roles...) or another
-    // version's: ignored.
-    for (const char* key : {"dir", "base_dir", "from", "subject"}) {
+    return settings;
+  }
+
+  explicit OutboxNotifier(const nlohmann::json& settings) : template_(settings, "outbox_notifier") {
+    for (auto it = settings.begin(); it != settings.end(); ++it) {
+      static constexpr std::string_view kKnown[] = {
+          "dir", "from", "template", "base_dir", "tenant_settings", "default_roles"};
+      if (std::find(std::begin(kKnown), std::end(kKnown), it.key()) == std::end(kKnown)) {
+        throw std::invalid_argument("outbox_notifier: unknown setting `" + it.key() +
+                                    "` (known: dir, from, template)");
+      }
+    }
+    for (const char* key : {"dir", "base_dir", "from"}) {
       if (settings.contains(key) && !settings[key].is_string()) {
         throw std::invalid_argument(std::string("outbox_notifier: setting `") + key +
                                     "` must be a string");
@@ -174,7 +180,6 @@ class OutboxNotifier : public sdk::Plugin {
                                   "\"Name <name@example.com>\"");
     }
     from_ = *sender;
-    subject_ = StringOr(settings, "subject");
   }
 
   StepResult RunStep(sdk::Call& call, std::string_view step, std::string_view input_json) override {
@@ -182,55 +187,40 @@ class OutboxNotifier : public sdk::Plugin {
       return StepResult::Failed("outbox_notifier runs the `notify` step, not `" +
                                 std::string(step) + "`");
     }
-    const nlohmann::json input = nlohmann::json::parse(input_json, nullptr, false);
-    if (!input.is_object()) return StepResult::Failed("outbox_notifier: the input is not JSON");
-
-    std::string onboarding = StringOr(input, "onboarding");
-    if (onboarding.rfind("onboardings/", 0) == 0) onboarding.erase(0, 12);
-    if (onboarding.empty()) return StepResult::Failed("outbox_notifier: no onboarding id");
-
-    const nlohmann::json guest = input.value("guest", nlohmann::json::object());
-    const nlohmann::json tenant = input.value("tenant_settings", nlohmann::json::object());
-    const std::string email = StringOr(guest, "email");
-    if (!IsValidAddress(email)) {
-      return StepResult::Failed("outbox_notifier: the guest's email \"" + SingleLine(email) +
+    const plugins::StepInput in = plugins::ParseStepInput(input_json);
+    const plugins::Fields fields = plugins::FieldsFrom(in);
+    if (fields.onboarding.empty()) return StepResult::Failed("outbox_notifier: no onboarding id");
+    const std::string& onboarding = fields.onboarding;
+    if (!IsValidAddress(fields.email)) {
+      return StepResult::Failed("outbox_notifier: the guest's email \"" + fields.email +
                                 "\" is not an address this notifier can write to");
     }
-    const std::string instance_url = SingleLine(StringOr(tenant, "instance_url"));
-    if (instance_url.empty()) {
+    if (fields.instance_url.empty()) {
       return StepResult::Failed(
           "outbox_notifier: the tenant has no Dynamics instance URL (dynamics.instance_url) "
           "to tell the guest");
     }
-    std::string organization = SingleLine(StringOr(tenant, "display_name"));
-    if (organization.empty()) organization = SingleLine(StringOr(input, "tenant"));
-    std::string guest_name = SingleLine(StringOr(guest, "display_name"));
-    if (guest_name.empty()) {
-      guest_name = SingleLine(StringOr(guest, "first_name") + " " + StringOr(guest, "last_name"));
-    }
-    const nlohmann::json outputs = input.value("outputs", nlohmann::json::object());
-    const std::string redeem_url = SingleLine(
-        StringOr(outputs.value("invite", nlohmann::json::object()), "invite_redeem_url"));
 
     // The first attempt's date, so a retry writes the same bytes.
-    std::string date = StringOr(input.value("step_outputs", nlohmann::json::object()), "date");
+    std::string date = in.PreviousOutput("date");
     if (date.empty()) date = Rfc5322Date(call.NowUnixMs());
 
-    EmlMessage message;
+    const plugins::RenderedMessage rendered = template_.Render(fields);
+    MailMessage message;
     message.from = from_;
-    message.to = Mailbox{guest_name, email};
-    message.subject =
-        subject_.empty() ? "Your access to " + organization + "'s Dynamics 365" : subject_;
+    message.to = Mailbox{fields.guest_name == fields.email ? "" : fields.guest_name, fields.email};
+    message.subject = rendered.subject;
     message.date = date;
     message.message_id = "<" + EscapeId(onboarding) + "@guestflow>";
-    message.body = Body(guest_name, email, organization, instance_url, redeem_url);
+    message.body = rendered.text;
+    message.html_body = rendered.html;
 
     std::error_code ec;
     fs::create_directories(dir_, ec);
     if (ec) return IoFailure("create the outbox folder", dir_, ec.value());
     const fs::path path = dir_ / (EscapeId(onboarding) + ".eml");
     call.SetOutput("date", date);
-    if (std::optional<StepResult> failed = WriteAtomically(path, BuildEml(message))) {
+    if (std::optional<StepResult> failed = WriteAtomically(path, BuildMessage(message))) {
       return *failed;
     }
     call.SetOutput("eml_path", path.string());
@@ -253,7 +243,7 @@ class OutboxNotifier : public sdk::Plugin {
  private:
   fs::path dir_;
   Mailbox from_;
-  std::string subject_;
+  const plugins::MessageTemplate template_;
 };
 
 }  // namespace

@@ -28,6 +28,9 @@ struct PluginBinding {
 struct TenantConfig {
   std::string id;
   std::string display_name;
+  // Who guests ask for help (an address, URL or phone): notifiers' templates
+  // show it as organization.support_contact. Optional.
+  std::string support_contact;
 
   // azure:
   std::string directory;  // Entra tenant GUID or domain (azure.tenant_id)
@@ -47,7 +50,9 @@ struct TenantConfig {
   std::string invitation_message;
   bool update_dynamics_email = false;
 
-  // plugin kind ("invite", "license", "role", "notifier") -> binding.
+  // plugin kind ("invite", "license", "role", "notifier") -> binding; plus,
+  // optionally, "notifier_fallback": a notifier tried when the notifier
+  // fails permanently.
   std::map<std::string, PluginBinding> plugins;
 };
 

@@ -711,8 +711,9 @@ class Loader {
   }
 
   void LoadTenant(const YAML::Node& node, const std::string& path, TenantConfig* out) {
-    MapReader m(node, path, errors_,
-                {"id", "display_name", "azure", "dynamics", "onboarding", "plugins"});
+    MapReader m(
+        node, path, errors_,
+        {"id", "display_name", "support_contact", "azure", "dynamics", "onboarding", "plugins"});
     if (!m.valid()) return;
     if (const YAML::Node* n = m.Require("id", "a short name such as \"contoso\"")) {
       if (std::optional<std::string> id = values_.String(*n, m.PathOf("id"))) {
@@ -727,6 +728,9 @@ class Loader {
     }
     if (const YAML::Node* n = m.Get("display_name")) {
       if (auto s = values_.String(*n, m.PathOf("display_name"))) out->display_name = *s;
+    }
+    if (const YAML::Node* n = m.Get("support_contact")) {
+      if (auto s = values_.String(*n, m.PathOf("support_contact"))) out->support_contact = *s;
     }
     if (const YAML::Node* n = m.Require("azure", "tenant_id, client_id and client_secret")) {
       LoadAzure(*n, m.PathOf("azure"), out);
@@ -881,8 +885,15 @@ class Loader {
 
   void LoadPlugins(const YAML::Node& node, const std::string& path, TenantConfig* out) {
     static constexpr absl::string_view kKinds[] = {"invite", "license", "role", "notifier"};
-    MapReader m(node, path, errors_, {std::begin(kKinds), std::end(kKinds)});
+    MapReader m(node, path, errors_,
+                {"invite", "license", "role", "notifier", "notifier_fallback"});
     if (!m.valid()) return;
+    if (const YAML::Node* n = m.Get("notifier_fallback")) {
+      PluginBinding binding;
+      if (LoadBinding(*n, m.PathOf("notifier_fallback"), &binding)) {
+        out->plugins.emplace("notifier_fallback", std::move(binding));
+      }
+    }
     for (absl::string_view kind : kKinds) {
       const YAML::Node* n =
           m.Require(kind, absl::StrCat("{name: PLUGIN} for the ", kind, " steps"));

@@ -14,11 +14,23 @@ namespace {
 constexpr absl::string_view kPluginKinds[] = {GF_PLUGIN_KIND_INVITE, GF_PLUGIN_KIND_LICENSE,
                                               GF_PLUGIN_KIND_ROLE, GF_PLUGIN_KIND_NOTIFIER};
 
-bool IsPluginKind(absl::string_view kind) {
+// The binding of a notifier tried when the tenant's notifier fails for good.
+constexpr char kNotifierFallback[] = "notifier_fallback";
+// The notify step's output that records the notifier that failed for good
+// ("<plugin>: <error>"); while it is set, later attempts go to the fallback.
+constexpr char kNotifierFailedOutput[] = "notifier_failed";
+
+// The plugin kind a binding key needs: its own name, but "notifier" for the
+// fallback notifier.
+absl::string_view KindOfBinding(absl::string_view binding) {
+  return binding == kNotifierFallback ? GF_PLUGIN_KIND_NOTIFIER : binding;
+}
+
+bool IsBindingKey(absl::string_view key) {
   for (absl::string_view k : kPluginKinds) {
-    if (k == kind) return true;
+    if (k == key) return true;
   }
-  return false;
+  return key == kNotifierFallback;
 }
 
 gf_str ToGf(absl::string_view s) { return gf_str{s.data(), s.size()}; }
@@ -30,10 +42,15 @@ nlohmann::json ToJson(const std::map<std::string, std::string>& values) {
 }
 
 nlohmann::json TenantSettingsJson(const TenantConfig& tc) {
-  return {{"directory", tc.directory},           {"client_id", tc.client_id},
-          {"authority_url", tc.authority_url},   {"graph_url", tc.graph_url},
-          {"admin_url", tc.admin_url},           {"instance_url", tc.instance_url},
-          {"environment_id", tc.environment_id}, {"display_name", tc.display_name}};
+  return {{"directory", tc.directory},
+          {"client_id", tc.client_id},
+          {"authority_url", tc.authority_url},
+          {"graph_url", tc.graph_url},
+          {"admin_url", tc.admin_url},
+          {"instance_url", tc.instance_url},
+          {"environment_id", tc.environment_id},
+          {"display_name", tc.display_name},
+          {"support_contact", tc.support_contact}};
 }
 
 StepOutcome Failed(std::string error) {
@@ -81,9 +98,11 @@ absl::StatusOr<std::unique_ptr<PluginHost>> PluginHost::Create(const Config& con
     for (const auto& [kind, binding] : tenant_config.plugins) {
       const std::string where = absl::StrCat("tenant ", tenant_config.id, ", plugin kind ", kind,
                                              ", plugin ", binding.plugin);
-      if (!IsPluginKind(kind)) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            where, ": unknown plugin kind; expected invite, license, role or notifier"));
+      if (!IsBindingKey(kind)) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(where,
+                         ": unknown plugin kind; expected invite, license, role, notifier or "
+                         "notifier_fallback"));
       }
       auto library_it = by_name.find(binding.plugin);
       if (library_it == by_name.end()) {
@@ -95,7 +114,7 @@ absl::StatusOr<std::unique_ptr<PluginHost>> PluginHost::Create(const Config& con
                          loaded.empty() ? "none" : absl::StrJoin(loaded, ", "), ")"));
       }
       const std::shared_ptr<PluginLibrary>& library = library_it->second;
-      if (library->kind() != kind) {
+      if (library->kind() != KindOfBinding(kind)) {
         return absl::FailedPreconditionError(absl::StrCat(
             where, ": the plugin is of kind ", library->kind(), " (", library->path(), ")"));
       }
@@ -188,9 +207,52 @@ StepOutcome PluginHost::Run(const Onboarding& onboarding, StepKind step) {
     return Failed(
         absl::StrCat("tenant ", onboarding.tenant, " has no ", kind, " plugin configured"));
   }
-  const PluginInstance& instance = *binding->second.instance;
-  const std::string& plugin = instance.library().name();
   const std::string input = BuildInput(*tenant, onboarding, step);
+  const PluginInstance& primary = *binding->second.instance;
+
+  const PluginInstance* fallback = nullptr;
+  if (step == StepKind::kNotify) {
+    if (auto it = tenant->bindings.find(kNotifierFallback); it != tenant->bindings.end()) {
+      fallback = it->second.instance.get();
+    }
+  }
+  if (fallback == nullptr) return RunOn(primary, *tenant, onboarding, step, input);
+
+  // Once the notifier has failed for good, every later attempt (after the
+  // fallback asked for a retry) goes straight to the fallback: the guest
+  // must not get the first channel's message late as well.
+  const Step* current = onboarding.FindStep(step);
+  std::string primary_failure;
+  if (current != nullptr) {
+    if (auto it = current->outputs.find(kNotifierFailedOutput); it != current->outputs.end()) {
+      primary_failure = it->second;
+    }
+  }
+  std::map<std::string, std::string> primary_outputs;
+  if (primary_failure.empty()) {
+    StepOutcome outcome = RunOn(primary, *tenant, onboarding, step, input);
+    if (outcome.kind != StepOutcome::Kind::kFailed) return outcome;
+    primary_failure = absl::StrCat(outcome.plugin, ": ", outcome.error);
+    primary_outputs = std::move(outcome.outputs);
+    LogWarn(absl::StrCat("notifier ", outcome.plugin, " failed for onboarding ", onboarding.id,
+                         "; trying the fallback notifier ", fallback->library().name()),
+            outcome.error);
+  }
+
+  StepOutcome outcome = RunOn(*fallback, *tenant, onboarding, step, input);
+  for (auto& [key, value] : primary_outputs) outcome.outputs.emplace(key, std::move(value));
+  outcome.outputs[kNotifierFailedOutput] = primary_failure;
+  if (outcome.kind == StepOutcome::Kind::kFailed || outcome.kind == StepOutcome::Kind::kRetry) {
+    outcome.error = absl::StrCat("fallback notifier ", outcome.plugin, ": ", outcome.error,
+                                 " (after notifier ", primary_failure, ")");
+  }
+  return outcome;
+}
+
+StepOutcome PluginHost::RunOn(const PluginInstance& instance, const Tenant& tenant,
+                              const Onboarding& onboarding, StepKind step,
+                              const std::string& input) const {
+  const std::string& plugin = instance.library().name();
   const absl::string_view step_name = StepName(step);
 
   gf_call call;
@@ -198,11 +260,10 @@ StepOutcome PluginHost::Run(const Onboarding& onboarding, StepKind step) {
   call.onboarding_id = onboarding.id;
   call.step = std::string(step_name);
   call.plugin = plugin;
-  call.tenant_config = &tenant->config;
+  call.tenant_config = &tenant.config;
   call.http = services_.http;
   call.tokens = services_.tokens;
   call.clock = services_.clock;
-
   const gf_step_outcome result =
       instance.table().run_step(instance.raw(), &call, ToGf(step_name), ToGf(input));
   // last_error() is per thread and only good until the next call into the
@@ -292,7 +353,9 @@ absl::StatusOr<std::vector<PluginCheck>> PluginHost::CheckTenant(absl::string_vi
   const Tenant* tenant = FindTenant(tenant_id);
   if (tenant == nullptr) return absl::NotFoundError(absl::StrCat("unknown tenant ", tenant_id));
   std::vector<PluginCheck> results;
-  for (absl::string_view kind : kPluginKinds) {
+  std::vector<absl::string_view> kinds(std::begin(kPluginKinds), std::end(kPluginKinds));
+  if (tenant->bindings.count(kNotifierFallback) != 0) kinds.push_back(kNotifierFallback);
+  for (absl::string_view kind : kinds) {
     auto binding = tenant->bindings.find(std::string(kind));
     if (binding == tenant->bindings.end()) {
       results.push_back(

@@ -73,13 +73,22 @@ class PluginHost : public StepRunner {
   //               update_dynamics_email}, the tenant's defaults filling what
   //               the request left unset (roles: when it named none)
   //   tenant_settings {directory, client_id, authority_url, graph_url,
-  //               admin_url, instance_url, environment_id, display_name}
+  //               admin_url, instance_url, environment_id, display_name,
+  //               support_contact}
   //   outputs     {<earlier step name>: {key: value}} for the steps before it
   //   step_outputs {key: value} this step's outputs from earlier attempts
   // Outcome: the plugin's outcome with its error, retry_after and outputs;
   // GF_STEP_PLUGIN_ERROR (an exception in the plugin, say) -> kFailed
   // "plugin <name> failed: <last_error>"; an unknown outcome value, an
   // unknown tenant or a tenant without a plugin of that kind -> kFailed.
+  //
+  // The notify step of a tenant with a `notifier_fallback` binding: when the
+  // notifier fails permanently (kFailed), the fallback runs in the same call;
+  // the outcome is the fallback's, with plugin = the fallback, the output
+  // notifier_failed = "<notifier>: <its error>" (which sends every later
+  // attempt of the step straight to the fallback), and, if the fallback
+  // fails or retries too, an error naming both. A notifier's retries are the
+  // engine's as usual: only a permanent failure moves to the fallback.
   StepOutcome Run(const Onboarding& onboarding, StepKind step) override;
 
   // NOT_FOUND for an unknown tenant; FAILED_PRECONDITION when the tenant binds
@@ -92,7 +101,8 @@ class PluginHost : public StepRunner {
   // The tenant's plugin checks: per bound plugin (in kind order invite,
   // license, role, notifier) "plugin <kind>: <name> loaded" (ok), then what
   // the plugin's own check() reported through add_check (plus one failed
-  // entry if check() itself did not succeed). NOT_FOUND for an unknown tenant.
+  // entry if check() itself did not succeed), then the same for the
+  // notifier_fallback when there is one. NOT_FOUND for an unknown tenant.
   absl::StatusOr<std::vector<PluginCheck>> CheckTenant(absl::string_view tenant);
 
  private:
@@ -102,13 +112,16 @@ class PluginHost : public StepRunner {
   };
   struct Tenant {
     TenantConfig config;
-    std::map<std::string, Binding> bindings;  // by plugin kind
+    std::map<std::string, Binding> bindings;  // by plugin kind, or "notifier_fallback"
   };
 
   explicit PluginHost(HostServices services);
 
   const Tenant* FindTenant(absl::string_view id) const;
   std::string BuildInput(const Tenant& tenant, const Onboarding& onboarding, StepKind step) const;
+  // Runs `step` on one plugin instance with this input.
+  StepOutcome RunOn(const PluginInstance& instance, const Tenant& tenant,
+                    const Onboarding& onboarding, StepKind step, const std::string& input) const;
 
   HostServices services_;
   std::vector<std::shared_ptr<PluginLibrary>> libraries_;  // config order

@@ -86,7 +86,9 @@ class GraphMailNotifierTest : public ::testing::Test {
 };
 
 TEST_F(GraphMailNotifierTest, SendsOneMailWithBothUrlsToTheGuest) {
-  PluginHost& host = Host({{"sender", kSender}, {"subject", "Welcome to Contoso"}});
+  // A text-only template of the organization's.
+  PluginHost& host =
+      Host({{"sender", kSender}, {"template", {{"subject", "Welcome to Contoso"}, {"html", ""}}}});
   Onboarding o = Invited("ada@fabrikam.com");
   StepOutcome outcome = CloudTestEnv::RunStep(host, o, StepKind::kNotify);
   ASSERT_EQ(outcome.kind, StepOutcome::Kind::kSucceeded) << outcome.error;
@@ -119,9 +121,11 @@ TEST_F(GraphMailNotifierTest, WithoutARedeemUrlOnlyTheInstanceUrlIsSent) {
   ASSERT_EQ(outcome.kind, StepOutcome::Kind::kSucceeded) << outcome.error;
   const json mails = Mails();
   ASSERT_EQ(mails.size(), 1u);
-  EXPECT_EQ(mails[0]["message"]["subject"], "Your access to Dynamics 365");
+  // The default template: HTML, as Graph's body takes one content type.
+  EXPECT_THAT(mails[0]["message"]["subject"].get<std::string>(), HasSubstr("Your access to "));
+  EXPECT_EQ(mails[0]["message"]["body"]["contentType"], "HTML");
   const std::string content = mails[0]["message"]["body"]["content"];
-  EXPECT_THAT(content, HasSubstr(InstanceUrl()));
+  EXPECT_THAT(content, HasSubstr("<a href=\"" + InstanceUrl() + "\">"));
   EXPECT_THAT(content, Not(HasSubstr("redeem")));
 }
 

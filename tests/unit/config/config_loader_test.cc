@@ -113,6 +113,7 @@ TEST(ConfigLoaderTest, FullFileRoundTripsEveryKey) {
   const TenantConfig& t = c.tenants[0];
   EXPECT_EQ(t.id, "contoso");
   EXPECT_EQ(t.display_name, "Contoso Ltd");
+  EXPECT_EQ(t.support_contact, "helpdesk@contoso.example");
   EXPECT_EQ(t.directory, "contoso.onmicrosoft.com");
   EXPECT_EQ(t.client_id, "11111111-2222-3333-4444-555555555555");
   EXPECT_EQ(t.client_secret.source, SecretRef::Source::kEnv);
@@ -146,6 +147,8 @@ TEST(ConfigLoaderTest, FullFileRoundTripsEveryKey) {
   EXPECT_EQ(f.client_secret.source, SecretRef::Source::kFile);
   EXPECT_EQ(f.client_secret.name, dir + "/secrets/fabrikam.txt");
   EXPECT_EQ(f.plugins.at("notifier").plugin, "smtp_notifier");
+  EXPECT_EQ(f.plugins.at("notifier_fallback").plugin, "outbox_notifier");
+  EXPECT_EQ(f.support_contact, "");
 
   EXPECT_EQ(c.FindTenant("fabrikam-2"), &c.tenants[1]);
 }

@@ -60,6 +60,7 @@ TenantConfig Contoso() {
   TenantConfig t;
   t.id = "contoso";
   t.display_name = "Contoso Ltd";
+  t.support_contact = "helpdesk@contoso.example";
   t.directory = "contoso.onmicrosoft.com";
   t.client_id = "11111111-2222-3333-4444-555555555555";
   t.authority_url = "http://login.example.test";
@@ -77,8 +78,9 @@ TenantConfig Contoso() {
 Config BaseConfig() {
   Config config;
   config.server.plugin_dir = GF_PLUGIN_DIR;
-  config.server.plugins = {"fake_invite.so", "fake_license.so", "fake_role.so", "fake_notifier.so",
-                           "fake_fail.so",   "fake_retry.so",   "fake_throw.so"};
+  config.server.plugins = {"fake_invite.so",   "fake_license.so",       "fake_role.so",
+                           "fake_notifier.so", "fake_fail.so",          "fake_retry.so",
+                           "fake_throw.so",    "fake_notifier_fail.so", "fake_notifier_retry.so"};
   return config;
 }
 
@@ -209,7 +211,8 @@ TEST_F(PluginHostTest, InputHasWhatAPluginNeeds) {
                                          {"admin_url", "http://admin.example.test"},
                                          {"instance_url", "https://contoso.crm4.dynamics.com"},
                                          {"environment_id", "env-42"},
-                                         {"display_name", "Contoso Ltd"}}));
+                                         {"display_name", "Contoso Ltd"},
+                                         {"support_contact", "helpdesk@contoso.example"}}));
   EXPECT_EQ(in["outputs"], (json{{"invite", {{"invited_user_id", "u-1"}}},
                                  {"profile", {{"profile_updated", "true"}}},
                                  {"license", json::object()}}));
@@ -297,6 +300,92 @@ TEST_F(PluginHostTest, ExceptionIsStoppedAtTheBoundary) {
   EXPECT_EQ(outcome.plugin, "fake_throw");
 }
 
+TEST_F(PluginHostTest, FallbackNotifierRunsWhenTheNotifierFailsForGood) {
+  Config config = BaseConfig();
+  TenantConfig t = Contoso();
+  BindFakes(t);
+  t.plugins["notifier"] = {"fake_notifier_fail", "{}"};
+  t.plugins["notifier_fallback"] = {"fake_notifier",
+                                    json{{"journal", tmp_.File("fallback.jsonl")}}.dump()};
+  config.tenants.push_back(t);
+  auto host = MakeHost(config);
+  ASSERT_NE(host, nullptr);
+
+  const StepOutcome outcome = host->Run(NewOnboarding(), StepKind::kNotify);
+  EXPECT_EQ(outcome.kind, Kind::kSucceeded) << outcome.error;
+  EXPECT_EQ(outcome.plugin, "fake_notifier");
+  EXPECT_EQ(outcome.outputs.at("notified_via"), "fake_notifier");
+  EXPECT_EQ(outcome.outputs.at("notifier_failed"),
+            "fake_notifier_fail: no free seats (test plugin)");
+  ASSERT_EQ(ReadJsonLines(tmp_.File("fallback.jsonl")).size(), 1u);
+
+  // Other steps never fall back.
+  EXPECT_EQ(host->Run(NewOnboarding(), StepKind::kInvite).plugin, "fake_invite");
+  // The check covers the fallback too.
+  auto checks = host->CheckTenant("contoso");
+  ASSERT_TRUE(checks.ok());
+  EXPECT_THAT(*checks, Contains(Field(&PluginCheck::name,
+                                      "plugin notifier_fallback: fake_notifier loaded")));
+}
+
+TEST_F(PluginHostTest, AfterTheNotifierFailedRetriesGoStraightToTheFallback) {
+  Config config = BaseConfig();
+  TenantConfig t = Contoso();
+  BindFakes(t);
+  t.plugins["notifier"] = {"fake_notifier_fail",
+                           json{{"journal", tmp_.File("primary.jsonl")}}.dump()};
+  t.plugins["notifier_fallback"] = {"fake_notifier_retry", json{{"retry_after_ms", 5}}.dump()};
+  config.tenants.push_back(t);
+  auto host = MakeHost(config);
+  ASSERT_NE(host, nullptr);
+
+  Onboarding ob = NewOnboarding();
+  StepOutcome first = host->Run(ob, StepKind::kNotify);
+  EXPECT_EQ(first.kind, Kind::kRetry);
+  EXPECT_EQ(first.plugin, "fake_notifier_retry");
+  EXPECT_THAT(first.error, AllOf(HasSubstr("fallback notifier fake_notifier_retry: throttled"),
+                                 HasSubstr("after notifier fake_notifier_fail: no free seats")));
+  // The engine keeps the outputs and counts the attempt.
+  Step* notify = ob.FindStep(StepKind::kNotify);
+  for (const auto& [k, v] : first.outputs) notify->outputs[k] = v;
+  notify->attempts = 2;
+  const StepOutcome third = host->Run(ob, StepKind::kNotify);
+  EXPECT_EQ(third.kind, Kind::kSucceeded) << third.error;
+  EXPECT_EQ(third.plugin, "fake_notifier_retry");
+  EXPECT_EQ(third.outputs.at("notifier_failed"), "fake_notifier_fail: no free seats (test plugin)");
+  // The failed notifier ran once, not again on the retry.
+  EXPECT_EQ(ReadJsonLines(tmp_.File("primary.jsonl")).size(), 1u);
+}
+
+TEST_F(PluginHostTest, BothNotifiersFailingNamesBoth) {
+  Config config = BaseConfig();
+  TenantConfig t = Contoso();
+  BindFakes(t);
+  t.plugins["notifier"] = {"fake_notifier_fail", "{}"};
+  t.plugins["notifier_fallback"] = {"fake_throw", "{}"};
+  config.tenants.push_back(t);
+  auto host = MakeHost(config);
+  ASSERT_NE(host, nullptr);
+  const StepOutcome outcome = host->Run(NewOnboarding(), StepKind::kNotify);
+  EXPECT_EQ(outcome.kind, Kind::kFailed);
+  EXPECT_EQ(outcome.plugin, "fake_throw");
+  EXPECT_THAT(outcome.error,
+              AllOf(HasSubstr("fallback notifier fake_throw"), HasSubstr("the notifier exploded"),
+                    HasSubstr("after notifier fake_notifier_fail: no free seats")));
+}
+
+TEST_F(PluginHostTest, FallbackMustBeANotifier) {
+  Config config = BaseConfig();
+  TenantConfig t = Contoso();
+  BindFakes(t);
+  t.plugins["notifier_fallback"] = {"fake_license", "{}"};
+  config.tenants.push_back(t);
+  auto host = PluginHost::Create(config, {&clock_, &http_, &tokens_});
+  ASSERT_FALSE(host.ok());
+  EXPECT_THAT(host.status().message(),
+              AllOf(HasSubstr("notifier_fallback"), HasSubstr("of kind license")));
+}
+
 TEST_F(PluginHostTest, UnknownTenantIsAFailedOutcomeAndNotFound) {
   auto host = MakeHostWith("role", "fake_role", json::object());
   ASSERT_NE(host, nullptr);
@@ -352,7 +441,7 @@ TEST_F(PluginHostTest, ListPluginsSaysWhoUsesWhat) {
   ASSERT_NE(host, nullptr);
 
   const std::vector<PluginInfo> plugins = host->ListPlugins();
-  ASSERT_EQ(plugins.size(), 7u);
+  ASSERT_EQ(plugins.size(), 9u);
   EXPECT_EQ(plugins[0].name, "fake_invite");
   EXPECT_EQ(plugins[0].kind, "invite");
   EXPECT_EQ(plugins[0].version, "1.0.0-test");

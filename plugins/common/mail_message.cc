@@ -1,10 +1,10 @@
-#include "eml_message.h"
+#include "common/mail_message.h"
 
 #include <algorithm>
 #include <ctime>
 #include <vector>
 
-namespace guestflow::outbox {
+namespace guestflow::plugins {
 namespace {
 
 constexpr size_t kMaxLine = 998;   // RFC 5322 2.1.1: MUST
@@ -190,6 +190,48 @@ std::string QuotedPrintableLine(std::string_view line) {
   return out;
 }
 
+// One MIME entity: its Content-Type and Content-Transfer-Encoding headers, a
+// blank line, and the body, 8bit when every line fits in 998 octets and
+// quoted-printable otherwise; CRLF line endings.
+std::string Part(std::string_view type, std::string_view body) {
+  std::vector<std::string> lines = Lines(body);
+  const bool eight_bit = std::all_of(lines.begin(), lines.end(),
+                                     [](const std::string& l) { return l.size() <= kMaxLine; });
+  std::string out = "Content-Type: " + std::string(type) + "; charset=UTF-8\r\n";
+  out += eight_bit ? "Content-Transfer-Encoding: 8bit\r\n"
+                   : "Content-Transfer-Encoding: quoted-printable\r\n";
+  out += kCrlf;
+  for (const std::string& line : lines) {
+    out += eight_bit ? line : QuotedPrintableLine(line);
+    out += kCrlf;
+  }
+  return out;
+}
+
+// FNV-1a: a stable hash for the boundary (not for security).
+uint64_t Fnv1a(std::string_view s, uint64_t seed) {
+  uint64_t h = 14695981039346656037ULL ^ seed;
+  for (char c : s) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+// A multipart boundary derived from the Message-ID, that occurs in neither
+// part (RFC 2046 5.1.1): the same message always gets the same boundary.
+std::string Boundary(const MailMessage& message) {
+  for (uint64_t seed = 0;; ++seed) {
+    const uint64_t h = Fnv1a(message.message_id, seed);
+    std::string boundary = "=_guestflow_";
+    for (int shift = 60; shift >= 0; shift -= 4) boundary += kHex[(h >> shift) & 15];
+    if (message.body.find(boundary) == std::string::npos &&
+        message.html_body.find(boundary) == std::string::npos) {
+      return boundary;
+    }
+  }
+}
+
 }  // namespace
 
 bool IsValidAddress(std::string_view address) {
@@ -280,10 +322,12 @@ std::optional<Mailbox> ParseMailbox(std::string_view text) {
   return m;
 }
 
-std::string BuildEml(const EmlMessage& message) {
-  std::vector<std::string> lines = Lines(message.body);
-  const bool eight_bit = std::all_of(lines.begin(), lines.end(),
-                                     [](const std::string& l) { return l.size() <= kMaxLine; });
+std::string DomainOf(std::string_view address) {
+  const size_t at = address.rfind('@');
+  return at == std::string_view::npos ? std::string() : std::string(address.substr(at + 1));
+}
+
+std::string BuildMessage(const MailMessage& message) {
   std::string out;
   out += FoldedHeader("From", MailboxText(message.from));
   out += FoldedHeader("To", MailboxText(message.to));
@@ -291,15 +335,20 @@ std::string BuildEml(const EmlMessage& message) {
   out += FoldedHeader("Date", SingleLine(message.date));
   out += FoldedHeader("Message-ID", SingleLine(message.message_id));
   out += "MIME-Version: 1.0\r\n";
-  out += "Content-Type: text/plain; charset=UTF-8\r\n";
-  out += eight_bit ? "Content-Transfer-Encoding: 8bit\r\n"
-                   : "Content-Transfer-Encoding: quoted-printable\r\n";
-  out += kCrlf;
-  for (const std::string& line : lines) {
-    out += eight_bit ? line : QuotedPrintableLine(line);
-    out += kCrlf;
+  if (message.html_body.empty()) {
+    out += Part("text/plain", message.body);
+    return out;
   }
+  const std::string boundary = Boundary(message);
+  out += "Content-Type: multipart/alternative; boundary=\"" + boundary + "\"\r\n";
+  out += kCrlf;
+  out += "This is a multi-part message in MIME format.\r\n";
+  out += "\r\n--" + boundary + "\r\n";
+  out += Part("text/plain", message.body);
+  out += "\r\n--" + boundary + "\r\n";
+  out += Part("text/html", message.html_body);
+  out += "\r\n--" + boundary + "--\r\n";
   return out;
 }
 
-}  // namespace guestflow::outbox
+}  // namespace guestflow::plugins
