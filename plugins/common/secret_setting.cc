@@ -5,51 +5,72 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 namespace guestflow::plugins {
+namespace {
 
-std::string ReadSecretSetting(const nlohmann::json& settings, const std::string& key,
-                              const std::string& plugin) {
-  auto it = settings.find(key);
-  if (it == settings.end() || it->is_null()) return "";
-  const std::string where = plugin + " settings: '" + key + "'";
-  if (!it->is_object() || it->size() != 1 || !(it->contains("env") || it->contains("file")) ||
-      !it->begin()->is_string()) {
-    throw std::invalid_argument(where +
-                                " must be {env: VARIABLE} or {file: PATH}; secrets are never "
-                                "written in the config itself");
-  }
-  if (it->contains("env")) {
-    const std::string name = (*it)["env"];
-    const char* value = std::getenv(name.c_str());
-    if (value == nullptr || *value == '\0') {
-      throw std::invalid_argument(where + ": the environment variable " + name +
-                                  " is not set or empty");
-    }
-    return value;
-  }
-  std::filesystem::path path((*it)["file"].get<std::string>());
+constexpr size_t kMaxSecretBytes = size_t{64} * 1024;
+
+[[noreturn]] void Fail(const std::string& plugin, const std::string& why) {
+  throw std::invalid_argument(plugin + " settings: " + why);
+}
+
+std::string ReadSecretFile(const nlohmann::json& settings, const std::string& key,
+                           const std::string& name, const std::string& plugin) {
+  namespace fs = std::filesystem;
+  const std::string what = key + ".file";
+  fs::path path(name);
   if (path.is_relative()) {
     auto base = settings.find("base_dir");
-    if (base == settings.end() || !base->is_string()) {
-      throw std::invalid_argument(where + ": the relative path " + path.string() +
-                                  " needs a base_dir to resolve against");
+    if (base == settings.end() || !base->is_string() || base->get<std::string>().empty()) {
+      Fail(plugin, what + " is the relative path \"" + name +
+                       "\" and there is no base_dir to resolve it against");
     }
-    path = std::filesystem::path(base->get<std::string>()) / path;
+    path = fs::path(base->get<std::string>()) / path;
   }
   std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw std::invalid_argument(where + ": cannot read " + path.string() + ": " +
-                                std::strerror(errno));
+  if (!in) Fail(plugin, "cannot read " + what + " " + path.string() + ": " + std::strerror(errno));
+  std::string text;
+  char buffer[4096];
+  while (in.read(buffer, sizeof(buffer)) || in.gcount() > 0) {
+    text.append(buffer, static_cast<size_t>(in.gcount()));
+    if (text.size() > kMaxSecretBytes) Fail(plugin, what + " " + path.string() + " is too big");
   }
-  std::stringstream content;
-  content << in.rdbuf();
-  std::string secret = content.str();
-  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
-  if (secret.empty()) throw std::invalid_argument(where + ": " + path.string() + " is empty");
-  return secret;
+  if (in.bad()) Fail(plugin, "cannot read " + what + " " + path.string());
+  // An editor's (or `echo`'s) final newline is not part of the secret.
+  if (!text.empty() && text.back() == '\n') text.pop_back();
+  if (!text.empty() && text.back() == '\r') text.pop_back();
+  if (text.empty()) Fail(plugin, what + " " + path.string() + " is empty");
+  return text;
+}
+
+}  // namespace
+
+std::string ReadSecretSetting(const nlohmann::json& settings, const std::string& key,
+                              const std::string& plugin, std::string* source) {
+  auto it = settings.find(key);
+  if (it == settings.end() || it->is_null()) return "";
+  if (!it->is_object() || it->size() != 1 || !(it->contains("env") || it->contains("file"))) {
+    Fail(plugin, "'" + key + R"(' must be {"env": "VARIABLE"} or {"file": "path"}; )" +
+                     "a secret is never written in the config itself");
+  }
+  const bool from_env = it->contains("env");
+  const nlohmann::json& name_json = from_env ? (*it)["env"] : (*it)["file"];
+  const std::string what = key + (from_env ? ".env" : ".file");
+  if (!name_json.is_string() || name_json.get<std::string>().empty()) {
+    Fail(plugin, "'" + what + "' must be a non-empty string");
+  }
+  const std::string name = name_json.get<std::string>();
+  if (!from_env) {
+    if (source != nullptr) *source = "file " + name;
+    return ReadSecretFile(settings, key, name, plugin);
+  }
+  const char* value = std::getenv(name.c_str());
+  if (value == nullptr) Fail(plugin, what + ": environment variable " + name + " is not set");
+  if (*value == '\0') Fail(plugin, what + ": environment variable " + name + " is empty");
+  if (source != nullptr) *source = "environment variable " + name;
+  return value;
 }
 
 }  // namespace guestflow::plugins

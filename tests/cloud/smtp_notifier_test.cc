@@ -351,8 +351,8 @@ TEST_F(SmtpNotifierTest, BadSettingsAreRefusedAtCreate) {
   literal["security"] = "starttls";
   literal["username"] = "mailer";
   literal["password"] = kPassword;
-  EXPECT_THAT(error_of(literal),
-              AllOf(HasSubstr("{env: VARIABLE} or {file: PATH}"), Not(HasSubstr(kPassword))));
+  EXPECT_THAT(error_of(literal), AllOf(HasSubstr(R"({"env": "VARIABLE"} or {"file": "path"})"),
+                                       Not(HasSubstr(kPassword))));
   json missing_env = literal;
   missing_env["password"] = {{"env", "SMTP_TEST_NO_SUCH_VARIABLE"}};
   EXPECT_THAT(error_of(missing_env), HasSubstr("SMTP_TEST_NO_SUCH_VARIABLE is not set"));

@@ -12,6 +12,7 @@
 #include "guestflow/v1/onboarding_service.grpc.pb.h"
 #include "httplib.h"
 #include "nlohmann/json.hpp"
+#include "tests/integration/rpc_helpers.h"
 #include "tests/integration/server_process.h"
 
 namespace guestflow {
@@ -49,20 +50,13 @@ class CloudE2eTest : public ::testing::Test {
   }
 
   static std::unique_ptr<grpc::ClientContext> Ctx(int seconds = 10) {
-    auto ctx = std::make_unique<grpc::ClientContext>();
-    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
-    return ctx;
+    return itest::Deadline(seconds);
   }
 
   v1::Onboarding Start(const std::string& tenant, const std::string& email,
                        const std::vector<std::string>& roles, const std::string& request_id) {
-    v1::StartOnboardingRequest r;
-    r.set_tenant(tenant);
+    v1::StartOnboardingRequest r = itest::GuestRequest(tenant, email);
     r.set_request_id(request_id);
-    r.mutable_guest()->set_email(email);
-    r.mutable_guest()->set_first_name("Ada");
-    r.mutable_guest()->set_last_name("Lovelace");
-    r.mutable_guest()->set_usage_location("GB");
     for (const auto& role : roles) r.mutable_options()->add_roles(role);
     v1::Onboarding o;
     grpc::Status s = onboarding_->StartOnboarding(Ctx().get(), r, &o);
@@ -71,20 +65,7 @@ class CloudE2eTest : public ::testing::Test {
   }
 
   v1::Onboarding WaitForEnd(const std::string& name) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    v1::Onboarding o;
-    while (std::chrono::steady_clock::now() < deadline) {
-      v1::GetOnboardingRequest r;
-      r.set_name(name);
-      grpc::Status s = onboarding_->GetOnboarding(Ctx().get(), r, &o);
-      EXPECT_TRUE(s.ok()) << s.error_message();
-      if (o.state() == v1::ONBOARDING_STATE_SUCCEEDED || o.state() == v1::ONBOARDING_STATE_FAILED ||
-          o.state() == v1::ONBOARDING_STATE_CANCELLED) {
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return o;
+    return itest::WaitForEnd(*onboarding_, name);
   }
 
   nlohmann::json Counters() {

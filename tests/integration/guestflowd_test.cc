@@ -18,6 +18,7 @@
 #include "guestflow/v1/batch_service.grpc.pb.h"
 #include "guestflow/v1/onboarding_service.grpc.pb.h"
 #include "nlohmann/json.hpp"
+#include "tests/integration/rpc_helpers.h"
 #include "tests/integration/server_process.h"
 
 namespace guestflow {
@@ -108,19 +109,11 @@ class GuestflowdTest : public ::testing::Test {
   std::string config_path() const { return dir_.File("guestflowd.yaml"); }
 
   static std::unique_ptr<grpc::ClientContext> Ctx(int seconds = 10) {
-    auto ctx = std::make_unique<grpc::ClientContext>();
-    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
-    return ctx;
+    return itest::Deadline(seconds);
   }
 
   v1::StartOnboardingRequest Request(const std::string& tenant, const std::string& email) {
-    v1::StartOnboardingRequest r;
-    r.set_tenant(tenant);
-    r.mutable_guest()->set_email(email);
-    r.mutable_guest()->set_first_name("Ada");
-    r.mutable_guest()->set_last_name("Lovelace");
-    r.mutable_guest()->set_usage_location("GB");
-    return r;
+    return itest::GuestRequest(tenant, email);
   }
 
   v1::Onboarding Start(const v1::StartOnboardingRequest& r) {

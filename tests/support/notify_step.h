@@ -31,6 +31,7 @@ inline StepOutcome RunNotify(StepRunner& runner, Onboarding& o) {
   Step* step = o.FindStep(StepKind::kNotify);
   for (const auto& [k, v] : outcome.outputs) step->outputs[k] = v;
   ++step->attempts;
+  if (outcome.kind == StepOutcome::Kind::kSucceeded) step->state = StepState::kSucceeded;
   return outcome;
 }
 
