@@ -29,7 +29,8 @@
 //     max_response_bytes: 16777216 # 1024..1073741824
 //   tenants:                       # a list; may be empty
 //     - id: contoso                # required; [a-z0-9-]{1,63}; unique
-//       display_name: Contoso Ltd
+//       display_name: Contoso Ltd  # notifiers' {{organization.name}}
+//       support_contact: helpdesk@contoso.com  # {{organization.support_contact}}
 //       azure:                     # required
 //         tenant_id: contoso.onmicrosoft.com   # required; GUID or domain
 //         client_id: 00000000-0000-0000-0000-000000000000   # required
@@ -51,6 +52,9 @@
 //         license:  {name: graph_license, settings: {sku: DYN365_ENTERPRISE_PLAN1}}
 //         role:     {name: dataverse_role}
 //         notifier: {name: outbox_notifier, settings: {dir: ./outbox}}
+//         notifier_fallback: {name: webhook_notifier, settings: {...}}  # optional:
+//                                  # tried when the notifier fails permanently
+//                                  # (docs/notifiers.md)
 //
 // Value rules:
 // - A key with no value (`key:` or `key: ~`) counts as absent.

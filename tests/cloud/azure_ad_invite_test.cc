@@ -14,6 +14,7 @@
 #include "httplib.h"
 #include "nlohmann/json.hpp"
 #include "tests/cloud/cloud_test_env.h"
+#include "tests/support/failing_graph.h"
 
 namespace guestflow::cloudtest {
 namespace {
@@ -27,40 +28,14 @@ constexpr char kPlugin[] = "azure_ad_invite.so";
 constexpr char kAdminId[] = "9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c01";
 constexpr char kGuidRegex[] = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
 
-// A stand-in Graph that answers every request with one status (and
-// Retry-After, if given), the way a throttled or failing Graph does.
-class FailingGraph {
- public:
-  FailingGraph(int status, const std::string& retry_after) {
-    auto handler = [this, status, retry_after](const httplib::Request&, httplib::Response& res) {
-      ++requests_;
-      if (!retry_after.empty()) res.set_header("Retry-After", retry_after);
-      res.status = status;
-      res.set_content(
-          R"({"error":{"code":"TooManyRequests","innerError":{"code":"429","date":"2020-08-18T12:51:51","message":"Please retry after","request-id":"94fb3b52-452a-4535-a601-69e0a90e3aa2","status":"429"},"message":"Please retry again later."}})",
-          "application/json");
-    };
-    // One request per connection: stopping the server then waits for no
-    // idle keep-alive connection.
-    server_.set_keep_alive_max_count(1);
-    server_.Get(".*", handler);
-    server_.Post(".*", handler);
-    server_.Patch(".*", handler);
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-  }
-  ~FailingGraph() {
-    server_.stop();
-    thread_.join();
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  int requests() const { return requests_; }
+// Graph's documented 429 body.
+constexpr char kThrottledBody[] =
+    R"({"error":{"code":"TooManyRequests","innerError":{"code":"429","date":"2020-08-18T12:51:51","message":"Please retry after","request-id":"94fb3b52-452a-4535-a601-69e0a90e3aa2","status":"429"},"message":"Please retry again later."}})";
 
- private:
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
-  std::atomic<int> requests_{0};
+class FailingGraph : public testing::FailingGraph {
+ public:
+  FailingGraph(int status, const std::string& retry_after)
+      : testing::FailingGraph(status, retry_after, kThrottledBody) {}
 };
 
 class AzureAdInviteTest : public ::testing::Test {

@@ -15,6 +15,7 @@
 #include "httplib.h"
 #include "nlohmann/json.hpp"
 #include "tests/cloud/cloud_test_env.h"
+#include "tests/support/failing_graph.h"
 
 namespace guestflow::cloudtest {
 namespace {
@@ -26,38 +27,7 @@ using ::testing::Not;
 constexpr char kPlan1[] = "ea126fc5-a19e-42e2-a731-da9d437bffcf";
 constexpr char kSales[] = "1e1a282c-9c54-43a2-9310-98ef728faace";
 
-// A stand-in Graph that answers every request with one status (and
-// Retry-After, if given).
-class FailingGraph {
- public:
-  FailingGraph(int status, const std::string& retry_after) {
-    auto handler = [this, status, retry_after](const httplib::Request&, httplib::Response& res) {
-      ++requests_;
-      if (!retry_after.empty()) res.set_header("Retry-After", retry_after);
-      res.status = status;
-      res.set_content(R"({"error":{"code":"serviceUnavailable","message":"Service unavailable"}})",
-                      "application/json");
-    };
-    // One request per connection: stopping the server then waits for no
-    // idle keep-alive connection.
-    server_.set_keep_alive_max_count(1);
-    server_.Get(".*", handler);
-    server_.Post(".*", handler);
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-  }
-  ~FailingGraph() {
-    server_.stop();
-    thread_.join();
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  int requests() const { return requests_; }
-
- private:
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
-  std::atomic<int> requests_{0};
+using testing::FailingGraph;
 };
 
 class GraphLicenseTest : public ::testing::Test {
