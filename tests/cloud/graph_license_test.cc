@@ -28,7 +28,6 @@ constexpr char kPlan1[] = "ea126fc5-a19e-42e2-a731-da9d437bffcf";
 constexpr char kSales[] = "1e1a282c-9c54-43a2-9310-98ef728faace";
 
 using testing::FailingGraph;
-};
 
 class GraphLicenseTest : public ::testing::Test {
  protected:
