@@ -3,11 +3,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
-#include <filesystem>
-#include <limits>
 #include <optional>
-#include <system_error>
-#include <unordered_map>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
@@ -20,121 +16,12 @@
 #include "absl/synchronization/mutex.h"
 #include "nlohmann/json.hpp"
 #include "server/common/status_macros.h"
-#include "server/store/sqlite_schema.h"
+#include "server/store/sqlite_connection.h"
 
 namespace guestflow {
 namespace {
 
 using Json = nlohmann::json;
-
-constexpr int64_t kMinMicros = std::numeric_limits<int64_t>::min();
-constexpr int64_t kMaxMicros = std::numeric_limits<int64_t>::max();
-
-// The infinite times are legal values of the model (create_time defaults to
-// InfinitePast) but ToUnixMicros only saturates them, so keep them apart to
-// make them survive a round trip.
-int64_t ToMicros(absl::Time t) {
-  if (t == absl::InfinitePast()) return kMinMicros;
-  if (t == absl::InfiniteFuture()) return kMaxMicros;
-  return absl::ToUnixMicros(t);
-}
-
-absl::Time FromMicros(int64_t micros) {
-  if (micros == kMinMicros) return absl::InfinitePast();
-  if (micros == kMaxMicros) return absl::InfiniteFuture();
-  return absl::FromUnixMicros(micros);
-}
-
-absl::Status DbError(sqlite3* db, int rc, absl::string_view what) {
-  std::string message = absl::StrCat("sqlite: ", what, ": ", sqlite3_errmsg(db));
-  switch (rc & 0xff) {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-    case SQLITE_IOERR:
-    case SQLITE_FULL:
-    case SQLITE_CANTOPEN:
-    case SQLITE_PROTOCOL:
-      return absl::UnavailableError(message);
-    default:
-      return absl::InternalError(message);
-  }
-}
-
-// A cached prepared statement lent to one caller. Giving it back (the
-// destructor) resets it and clears its bindings, so the next caller starts
-// clean and no read stays open on the connection.
-class Stmt {
- public:
-  Stmt(sqlite3* db, sqlite3_stmt* stmt, bool* in_use) : db_(db), stmt_(stmt), in_use_(in_use) {}
-  Stmt(Stmt&& other) noexcept
-      : db_(other.db_),
-        stmt_(std::exchange(other.stmt_, nullptr)),
-        in_use_(std::exchange(other.in_use_, nullptr)),
-        bind_status_(std::move(other.bind_status_)) {}
-  Stmt& operator=(Stmt&&) = delete;
-  ~Stmt() {
-    if (stmt_ == nullptr) return;
-    sqlite3_reset(stmt_);
-    sqlite3_clear_bindings(stmt_);
-    *in_use_ = false;
-  }
-
-  // Parameters are numbered from 1, as ?1, ?2, ... in the SQL.
-  Stmt& BindText(int i, absl::string_view text) {
-    // An empty string_view may have a null data(), which SQLite would bind
-    // as NULL.
-    const char* data = text.data() != nullptr ? text.data() : "";
-    return Check(
-        sqlite3_bind_text(stmt_, i, data, static_cast<int>(text.size()), SQLITE_TRANSIENT));
-  }
-  Stmt& BindInt(int i, int64_t value) { return Check(sqlite3_bind_int64(stmt_, i, value)); }
-  Stmt& BindTime(int i, absl::Time t) { return BindInt(i, ToMicros(t)); }
-  Stmt& BindOptTime(int i, const std::optional<absl::Time>& t) {
-    return t.has_value() ? BindTime(i, *t) : Check(sqlite3_bind_null(stmt_, i));
-  }
-  Stmt& BindOptText(int i, std::optional<absl::string_view> text) {
-    return text.has_value() ? BindText(i, *text) : Check(sqlite3_bind_null(stmt_, i));
-  }
-
-  // True when a row is ready to read, false when the statement is done.
-  absl::StatusOr<bool> Step() {
-    if (!bind_status_.ok()) return bind_status_;
-    int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    return DbError(db_, rc, sqlite3_sql(stmt_));
-  }
-
-  // Runs a statement whose rows (if any) nobody wants.
-  absl::Status Run() { return Step().status(); }
-
-  bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
-  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
-  std::string Text(int col) const {
-    const unsigned char* text = sqlite3_column_text(stmt_, col);
-    if (text == nullptr) return std::string();
-    return std::string(reinterpret_cast<const char*>(text),
-                       static_cast<size_t>(sqlite3_column_bytes(stmt_, col)));
-  }
-  absl::Time Time(int col) const { return FromMicros(Int(col)); }
-  std::optional<absl::Time> OptTime(int col) const {
-    if (IsNull(col)) return std::nullopt;
-    return Time(col);
-  }
-
- private:
-  Stmt& Check(int rc) {
-    if (rc != SQLITE_OK && bind_status_.ok()) {
-      bind_status_ = DbError(db_, rc, absl::StrCat("binding a parameter of ", sqlite3_sql(stmt_)));
-    }
-    return *this;
-  }
-
-  sqlite3* db_;
-  sqlite3_stmt* stmt_;
-  bool* in_use_;
-  absl::Status bind_status_;
-};
 
 // ---- enums and JSON ---------------------------------------------------------
 
@@ -320,50 +207,16 @@ constexpr char kSelectNextUnleasedDue[] =
 constexpr char kSelectNextLeasedDue[] =
     "SELECT MIN(MAX(due_time, lease_expires)) FROM onboardings WHERE lease_owner IS NOT NULL";
 
-enum class TxnKind { kRead, kWrite };
-
 }  // namespace
 
 // ---- Impl -------------------------------------------------------------------
 
 class SqliteStore::Impl {
  public:
-  explicit Impl(sqlite3* db) : db_(db) {}
-  ~Impl() {
-    for (auto& [sql, prepared] : cache_) sqlite3_finalize(prepared.stmt);
-    sqlite3_close(db_);
-  }
+  explicit Impl(std::unique_ptr<SqliteConnection> connection) : db_(std::move(connection)) {}
 
+  // Serializes every use of the connection.
   absl::Mutex mu;
-
-  absl::Status Setup(const std::string& path) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    sqlite3_extended_result_codes(db_, 1);
-    sqlite3_busy_timeout(db_, static_cast<int>(absl::ToInt64Milliseconds(kBusyTimeout)));
-    // journal_mode answers with the mode now in force; a file system that
-    // cannot do WAL leaves it unchanged, and a :memory: database says
-    // "memory".
-    std::string mode;
-    {
-      GF_ASSIGN_OR_RETURN(Stmt stmt, Prepare("PRAGMA journal_mode = WAL"));
-      GF_ASSIGN_OR_RETURN(bool row, stmt.Step());
-      if (row) mode = stmt.Text(0);
-    }
-    if (mode != "wal" && !(path == ":memory:" && mode == "memory")) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(path, ": cannot use WAL journal mode (got \"", mode, "\")"));
-    }
-    GF_RETURN_IF_ERROR(Exec("PRAGMA synchronous = FULL"));
-    GF_RETURN_IF_ERROR(Exec("PRAGMA foreign_keys = ON"));
-    absl::Status migrated = MigrateSqliteSchema(db_, SqliteMigrations(), absl::Now());
-    if (!migrated.ok()) {
-      return absl::Status(migrated.code(), absl::StrCat(path, ": ", migrated.message()));
-    }
-    // PRAGMAs are not worth a cache slot (and would show up in
-    // PreparedSqlForTesting).
-    for (auto& [sql, prepared] : cache_) sqlite3_finalize(prepared.stmt);
-    cache_.clear();
-    return absl::OkStatus();
-  }
 
   absl::StatusOr<CreateResult> Create(const Onboarding& onboarding,
                                       const OnboardingEvent& first_event)
@@ -640,63 +493,23 @@ class SqliteStore::Impl {
   }
 
   std::vector<std::string> PreparedSql() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    std::vector<std::string> sql;
-    sql.reserve(cache_.size());
-    for (const auto& [text, prepared] : cache_) sql.push_back(text);
-    return sql;
+    return db_->PreparedSql();
   }
 
  private:
-  struct Prepared {
-    sqlite3_stmt* stmt = nullptr;
-    bool in_use = false;
-  };
-
   static absl::Status NotFound(absl::string_view id) {
     return absl::NotFoundError(absl::StrCat("onboarding ", id, " not found"));
   }
 
   absl::StatusOr<Stmt> Prepare(const std::string& sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    auto [it, inserted] = cache_.try_emplace(sql);
-    Prepared& prepared = it->second;
-    if (inserted) {
-      int rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()) + 1,
-                                  SQLITE_PREPARE_PERSISTENT, &prepared.stmt, nullptr);
-      if (rc != SQLITE_OK) {
-        sqlite3_finalize(prepared.stmt);
-        cache_.erase(it);
-        return DbError(db_, rc, absl::StrCat("preparing ", sql));
-      }
-    }
-    // One sqlite3_stmt cannot serve two callers at once; reaching this is a
-    // bug in this file (a statement used again inside its own row loop).
-    if (prepared.in_use) return absl::InternalError(absl::StrCat("statement in use: ", sql));
-    prepared.in_use = true;
-    // std::unordered_map never moves its elements, so &in_use stays valid.
-    return Stmt(db_, prepared.stmt, &prepared.in_use);
+    return db_->Prepare(sql);
   }
-
-  absl::Status Exec(const std::string& sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    GF_ASSIGN_OR_RETURN(Stmt stmt, Prepare(sql));
-    return stmt.Run();
-  }
-
-  // Runs `body` in a transaction and commits if it returns OK. Reads take a
-  // deferred transaction too: a snapshot, so that an onboarding and its steps
-  // come from the same commit of another connection. Writes take the write
-  // lock up front (IMMEDIATE), so no transaction has to upgrade from read to
-  // write and fail with SQLITE_BUSY halfway.
   absl::Status InTransaction(TxnKind kind, absl::FunctionRef<absl::Status()> body)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    GF_RETURN_IF_ERROR(Exec(kind == TxnKind::kWrite ? "BEGIN IMMEDIATE" : "BEGIN"));
-    absl::Status status = body();
-    if (status.ok()) {
-      status = Exec("COMMIT");
-      if (status.ok()) return status;
-    }
-    // Some errors (SQLITE_FULL, SQLITE_IOERR, ...) have rolled back already.
-    if (sqlite3_get_autocommit(db_) == 0) (void)Exec("ROLLBACK");
-    return status;
+    return db_->InTransaction(kind, body);
+  }
+  absl::Status Exec(const std::string& sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    return db_->Exec(sql);
   }
 
   absl::StatusOr<bool> Exists(absl::string_view id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
@@ -820,8 +633,7 @@ class SqliteStore::Impl {
     return absl::OkStatus();
   }
 
-  sqlite3* const db_;
-  std::unordered_map<std::string, Prepared> cache_ ABSL_GUARDED_BY(mu);
+  const std::unique_ptr<SqliteConnection> db_ ABSL_PT_GUARDED_BY(mu);
 };
 
 // ---- SqliteStore ------------------------------------------------------------
@@ -831,34 +643,10 @@ SqliteStore::SqliteStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 SqliteStore::~SqliteStore() = default;
 
 absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) {
-  if (path.empty()) return absl::InvalidArgumentError("SQLite database path is empty");
-  if (path != ":memory:") {
-    std::filesystem::path parent = std::filesystem::path(path).parent_path();
-    if (!parent.empty()) {
-      std::error_code error;
-      std::filesystem::create_directories(parent, error);
-      if (error) {
-        return absl::UnavailableError(
-            absl::StrCat("cannot create folder ", parent.string(), ": ", error.message()));
-      }
-    }
-  }
-  sqlite3* db = nullptr;
-  // NOMUTEX: Impl::mu serializes every use of the connection already.
-  int rc = sqlite3_open_v2(
-      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  // sqlite3_open_v2 hands out a handle (to close) even when it fails.
-  auto impl = std::make_unique<Impl>(db);
-  if (rc != SQLITE_OK) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot open SQLite database ", path, ": ",
-                     db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
-  }
-  {
-    absl::MutexLock lock(&impl->mu);
-    GF_RETURN_IF_ERROR(impl->Setup(path));
-  }
-  return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(impl)));
+  GF_ASSIGN_OR_RETURN(std::unique_ptr<SqliteConnection> connection,
+                      SqliteConnection::Open(path, kBusyTimeout));
+  return std::unique_ptr<SqliteStore>(
+      new SqliteStore(std::make_unique<Impl>(std::move(connection))));
 }
 
 absl::StatusOr<CreateResult> SqliteStore::CreateOnboarding(const Onboarding& onboarding,

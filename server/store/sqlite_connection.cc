@@ -1,0 +1,152 @@
+#include "server/store/sqlite_connection.h"
+
+#include <filesystem>
+#include <limits>
+#include <system_error>
+
+#include "server/common/status_macros.h"
+#include "server/store/sqlite_schema.h"
+
+namespace guestflow {
+namespace {
+
+constexpr int64_t kMinMicros = std::numeric_limits<int64_t>::min();
+constexpr int64_t kMaxMicros = std::numeric_limits<int64_t>::max();
+
+}  // namespace
+
+// The infinite times are legal values of the model (create_time defaults to
+// InfinitePast) but ToUnixMicros only saturates them, so keep them apart to
+// make them survive a round trip.
+int64_t ToMicros(absl::Time t) {
+  if (t == absl::InfinitePast()) return kMinMicros;
+  if (t == absl::InfiniteFuture()) return kMaxMicros;
+  return absl::ToUnixMicros(t);
+}
+
+absl::Time FromMicros(int64_t micros) {
+  if (micros == kMinMicros) return absl::InfinitePast();
+  if (micros == kMaxMicros) return absl::InfiniteFuture();
+  return absl::FromUnixMicros(micros);
+}
+
+absl::Status DbError(sqlite3* db, int rc, absl::string_view what) {
+  std::string message = absl::StrCat("sqlite: ", what, ": ", sqlite3_errmsg(db));
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PROTOCOL:
+      return absl::UnavailableError(message);
+    default:
+      return absl::InternalError(message);
+  }
+}
+
+SqliteConnection::~SqliteConnection() {
+  for (auto& [sql, prepared] : cache_) sqlite3_finalize(prepared.stmt);
+  sqlite3_close(db_);
+}
+
+absl::StatusOr<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(
+    const std::string& path, absl::Duration busy_timeout) {
+  if (path.empty()) return absl::InvalidArgumentError("SQLite database path is empty");
+  if (path != ":memory:") {
+    std::filesystem::path parent = std::filesystem::path(path).parent_path();
+    if (!parent.empty()) {
+      std::error_code error;
+      std::filesystem::create_directories(parent, error);
+      if (error) {
+        return absl::UnavailableError(
+            absl::StrCat("cannot create folder ", parent.string(), ": ", error.message()));
+      }
+    }
+  }
+  sqlite3* db = nullptr;
+  // NOMUTEX: the owner serializes every use of the connection already.
+  int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  // sqlite3_open_v2 hands out a handle (to close) even when it fails.
+  std::unique_ptr<SqliteConnection> connection(new SqliteConnection(db));
+  if (rc != SQLITE_OK) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot open SQLite database ", path, ": ",
+                     db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
+  }
+  GF_RETURN_IF_ERROR(connection->Setup(path, busy_timeout));
+  return connection;
+}
+
+absl::Status SqliteConnection::Setup(const std::string& path, absl::Duration busy_timeout) {
+  sqlite3_extended_result_codes(db_, 1);
+  sqlite3_busy_timeout(db_, static_cast<int>(absl::ToInt64Milliseconds(busy_timeout)));
+  // journal_mode answers with the mode now in force; a file system that
+  // cannot do WAL leaves it unchanged, and a :memory: database says
+  // "memory".
+  std::string mode;
+  {
+    GF_ASSIGN_OR_RETURN(Stmt stmt, Prepare("PRAGMA journal_mode = WAL"));
+    GF_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (row) mode = stmt.Text(0);
+  }
+  if (mode != "wal" && !(path == ":memory:" && mode == "memory")) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, ": cannot use WAL journal mode (got \"", mode, "\")"));
+  }
+  GF_RETURN_IF_ERROR(Exec("PRAGMA synchronous = FULL"));
+  GF_RETURN_IF_ERROR(Exec("PRAGMA foreign_keys = ON"));
+  absl::Status migrated = MigrateSqliteSchema(db_, SqliteMigrations(), absl::Now());
+  if (!migrated.ok()) {
+    return absl::Status(migrated.code(), absl::StrCat(path, ": ", migrated.message()));
+  }
+  // PRAGMAs are not worth a cache slot (and would show up in PreparedSql).
+  for (auto& [sql, prepared] : cache_) sqlite3_finalize(prepared.stmt);
+  cache_.clear();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Stmt> SqliteConnection::Prepare(const std::string& sql) {
+  auto [it, inserted] = cache_.try_emplace(sql);
+  Prepared& prepared = it->second;
+  if (inserted) {
+    int rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()) + 1,
+                                SQLITE_PREPARE_PERSISTENT, &prepared.stmt, nullptr);
+    if (rc != SQLITE_OK) {
+      sqlite3_finalize(prepared.stmt);
+      cache_.erase(it);
+      return DbError(db_, rc, absl::StrCat("preparing ", sql));
+    }
+  }
+  if (prepared.in_use) return absl::InternalError(absl::StrCat("statement in use: ", sql));
+  prepared.in_use = true;
+  // std::unordered_map never moves its elements, so &in_use stays valid.
+  return Stmt(db_, prepared.stmt, &prepared.in_use);
+}
+
+absl::Status SqliteConnection::Exec(const std::string& sql) {
+  GF_ASSIGN_OR_RETURN(Stmt stmt, Prepare(sql));
+  return stmt.Run();
+}
+
+absl::Status SqliteConnection::InTransaction(TxnKind kind, absl::FunctionRef<absl::Status()> body) {
+  GF_RETURN_IF_ERROR(Exec(kind == TxnKind::kWrite ? "BEGIN IMMEDIATE" : "BEGIN"));
+  absl::Status status = body();
+  if (status.ok()) {
+    status = Exec("COMMIT");
+    if (status.ok()) return status;
+  }
+  // Some errors (SQLITE_FULL, SQLITE_IOERR, ...) have rolled back already.
+  if (sqlite3_get_autocommit(db_) == 0) (void)Exec("ROLLBACK");
+  return status;
+}
+
+std::vector<std::string> SqliteConnection::PreparedSql() const {
+  std::vector<std::string> sql;
+  sql.reserve(cache_.size());
+  for (const auto& [text, prepared] : cache_) sql.push_back(text);
+  return sql;
+}
+
+}  // namespace guestflow
