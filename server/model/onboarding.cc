@@ -25,6 +25,13 @@ std::optional<StepKind> StepFromName(absl::string_view name) {
   return std::nullopt;
 }
 
+std::optional<OnboardingState> OnboardingStateFromName(absl::string_view name) {
+  for (OnboardingState state : kAllOnboardingStates) {
+    if (OnboardingStateName(state) == name) return state;
+  }
+  return std::nullopt;
+}
+
 absl::string_view PluginKindOf(StepKind kind) {
   switch (kind) {
     case StepKind::kInvite:

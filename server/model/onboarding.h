@@ -18,6 +18,10 @@ enum class OnboardingState { kQueued = 1, kRunning, kWaiting, kSucceeded, kFaile
 enum class StepKind { kInvite = 1, kProfile, kLicense, kRole, kNotify };
 enum class StepState { kPending = 1, kRunning, kWaiting, kSucceeded, kFailed, kCancelled };
 
+inline constexpr OnboardingState kAllOnboardingStates[] = {
+    OnboardingState::kQueued,    OnboardingState::kRunning, OnboardingState::kWaiting,
+    OnboardingState::kSucceeded, OnboardingState::kFailed,  OnboardingState::kCancelled};
+
 // The steps in the order they run.
 inline constexpr StepKind kAllSteps[] = {StepKind::kInvite, StepKind::kProfile, StepKind::kLicense,
                                          StepKind::kRole, StepKind::kNotify};
@@ -28,7 +32,8 @@ std::optional<StepKind> StepFromName(absl::string_view name);
 // The plugin kind that runs a step: "invite", "license", "role", "notifier".
 absl::string_view PluginKindOf(StepKind kind);
 absl::string_view OnboardingStateName(OnboardingState state);  // "QUEUED", ...
-absl::string_view StepStateName(StepState state);              // "PENDING", ...
+std::optional<OnboardingState> OnboardingStateFromName(absl::string_view name);
+absl::string_view StepStateName(StepState state);  // "PENDING", ...
 bool IsTerminal(OnboardingState state);
 
 struct Guest {

@@ -92,6 +92,38 @@ CREATE INDEX onboardings_leased ON onboardings (lease_expires)
   WHERE lease_owner IS NOT NULL;
 )sql";
 
+// Bulk onboardings. An item is one input row; its onboarding (if the row was
+// valid) is found through onboarding_id, and a batch's onboardings through
+// onboardings.batch_id (indexed since migration 2).
+constexpr char kBatchTables[] = R"sql(
+CREATE TABLE batches (
+  id                  TEXT    NOT NULL PRIMARY KEY,
+  tenant              TEXT    NOT NULL,
+  request_id          TEXT    NOT NULL DEFAULT '',
+  request_fingerprint TEXT    NOT NULL DEFAULT '',
+  input_complete      INTEGER NOT NULL DEFAULT 0,
+  create_time         INTEGER NOT NULL,
+  update_time         INTEGER NOT NULL
+) STRICT;
+
+CREATE UNIQUE INDEX batches_by_request ON batches (tenant, request_id)
+  WHERE request_id <> '';
+
+CREATE TABLE batch_items (
+  batch_id      TEXT    NOT NULL REFERENCES batches (id) ON DELETE CASCADE,
+  line          INTEGER NOT NULL,
+  email         TEXT    NOT NULL DEFAULT '',
+  onboarding_id TEXT    NOT NULL DEFAULT '',
+  error         TEXT    NOT NULL DEFAULT '',
+  PRIMARY KEY (batch_id, line)
+) WITHOUT ROWID, STRICT;
+
+-- A batch's counts by state (GetBatch, WatchBatch) read this index alone:
+-- grouped in index order, no sort, however many rows the batch has.
+CREATE INDEX onboardings_by_batch_state ON onboardings (batch_id, state, finish_time)
+  WHERE batch_id <> '';
+)sql";
+
 absl::Status ExecError(sqlite3* db, int rc, absl::string_view what) {
   std::string message = absl::StrCat(what, ": ", sqlite3_errmsg(db));
   int primary = rc & 0xff;
@@ -138,6 +170,7 @@ const std::vector<SqliteMigration>& SqliteMigrations() {
   static const auto* const kMigrations = new std::vector<SqliteMigration>{
       {1, "onboardings, steps and events tables", kCoreTables},
       {2, "indexes for listing and the scheduler", kAccessPathIndexes},
+      {3, "batches and batch_items tables", kBatchTables},
   };
   return *kMigrations;
 }
