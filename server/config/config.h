@@ -2,6 +2,7 @@
 // Plain values; defaults are the documented ones.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -84,6 +85,27 @@ struct HttpConfig {
   size_t max_response_bytes = 16 << 20;
 };
 
+// One documented service limit: at most `requests` requests per `per`
+// (requests 0: no rate limit) and, where the service has one, at most
+// `concurrent` requests in flight at once (0: no cap). RateLimiter
+// (server/http/rate_limiter.h) enforces them per app and tenant.
+struct RateLimitConfig {
+  int64_t requests = 0;
+  absl::Duration per = absl::Seconds(1);
+  int64_t concurrent = 0;
+};
+
+// Microsoft's documented limits, as the defaults.
+struct LimitsConfig {
+  // Graph identity writes (POST/PATCH/PUT/DELETE): per app and directory.
+  RateLimitConfig graph_writes{3000, absl::Seconds(150), 0};
+  // Dataverse service protection: per app user and environment (instance).
+  RateLimitConfig dataverse{6000, absl::Seconds(300), 52};
+  // The longest a step waits for a slot before its request is answered as
+  // throttled (a synthetic 429) instead of being sent.
+  absl::Duration max_wait = absl::Seconds(30);
+};
+
 struct Config {
   std::string source;  // the file it was read from
   // The absolute folder relative paths resolve against (the config file's).
@@ -94,6 +116,7 @@ struct Config {
   StoreConfig store;
   EngineConfig engine;
   HttpConfig http;
+  LimitsConfig limits;
   std::vector<TenantConfig> tenants;
 
   const TenantConfig* FindTenant(absl::string_view id) const;

@@ -510,12 +510,13 @@ class Loader {
       : errors_(errors), values_(errors), base_dir_(std::move(base_dir)) {}
 
   void Load(const YAML::Node& root, Config* config) {
-    MapReader top(root, "", errors_, {"server", "store", "engine", "http", "tenants"});
+    MapReader top(root, "", errors_, {"server", "store", "engine", "http", "limits", "tenants"});
     if (!top.valid()) return;
     LoadServer(Section(top, "server"), top.PathOf("server"), &config->server);
     LoadStore(Section(top, "store"), top.PathOf("store"), &config->store);
     LoadEngine(Section(top, "engine"), top.PathOf("engine"), &config->engine);
     LoadHttp(Section(top, "http"), top.PathOf("http"), &config->http);
+    LoadLimits(Section(top, "limits"), top.PathOf("limits"), config->engine.lease, &config->limits);
     if (const YAML::Node* tenants = top.Get("tenants")) {
       LoadTenants(*tenants, top.PathOf("tenants"), &config->tenants);
     }
@@ -679,6 +680,54 @@ class Loader {
       if (auto v = values_.Int(*n, m.PathOf("max_response_bytes"), 1024, int64_t{1} << 30)) {
         out->max_response_bytes = static_cast<size_t>(*v);
       }
+    }
+  }
+
+  void LoadLimits(const YAML::Node& node, const std::string& path, absl::Duration lease,
+                  LimitsConfig* out) {
+    MapReader m(node, path, errors_, {"graph_writes", "dataverse", "max_wait"});
+    if (const YAML::Node* n = m.Get("graph_writes")) {
+      LoadRateLimit(*n, m.PathOf("graph_writes"), /*has_concurrency=*/false, &out->graph_writes);
+    }
+    if (const YAML::Node* n = m.Get("dataverse")) {
+      LoadRateLimit(*n, m.PathOf("dataverse"), /*has_concurrency=*/true, &out->dataverse);
+    }
+    if (const YAML::Node* n = m.Get("max_wait")) {
+      if (auto d = values_.Duration(*n, m.PathOf("max_wait"))) {
+        // A worker waiting past its lease would see its step leased again
+        // and run twice.
+        if (*d > lease) {
+          errors_->Add(n->Mark(), m.PathOf("max_wait"),
+                       absl::StrCat(absl::FormatDuration(*d), " is longer than engine.lease (",
+                                    absl::FormatDuration(lease), ")"));
+        } else {
+          out->max_wait = *d;
+        }
+      }
+    }
+  }
+
+  void LoadRateLimit(const YAML::Node& node, const std::string& path, bool has_concurrency,
+                     RateLimitConfig* out) {
+    std::vector<absl::string_view> keys = {"requests", "per"};
+    if (has_concurrency) keys.push_back("concurrent");
+    MapReader m(node, path, errors_, std::move(keys));
+    if (!m.valid()) return;
+    if (const YAML::Node* n = m.Get("requests")) {
+      if (auto v = values_.Int(*n, m.PathOf("requests"), 0, 100000000)) out->requests = *v;
+    }
+    if (const YAML::Node* n = m.Get("per")) {
+      if (auto d = values_.Duration(*n, m.PathOf("per"))) {
+        if (*d > absl::Hours(24)) {
+          errors_->Add(n->Mark(), m.PathOf("per"),
+                       absl::StrCat("expected at most 24h, got ", ValueReader::Shown(*n)));
+        } else {
+          out->per = *d;
+        }
+      }
+    }
+    if (const YAML::Node* n = m.Get("concurrent")) {
+      if (auto v = values_.Int(*n, m.PathOf("concurrent"), 0, 10000)) out->concurrent = *v;
     }
   }
 

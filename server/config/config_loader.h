@@ -27,6 +27,17 @@
 //     request_timeout: 60s         # positive
 //     ca_file: ""                  # PEM bundle; empty = the system's CAs
 //     max_response_bytes: 16777216 # 1024..1073741824
+//   limits:                        # outbound request limits (server/http/rate_limiter.h)
+//     graph_writes: {requests: 3000, per: 150s}  # Graph POST/PATCH/PUT/DELETE
+//                                  # per app (client_id) and directory
+//     dataverse: {requests: 6000, per: 300s, concurrent: 52}  # per app and
+//                                  # instance (instance_url host)
+//                                  # requests: 0..100000000 (0 = no rate limit);
+//                                  # per: positive, at most 24h;
+//                                  # concurrent: 0..10000 (0 = no cap)
+//     max_wait: 30s                # positive, at most engine.lease: the longest a
+//                                  # step waits for a slot before its request is
+//                                  # answered as throttled (a local 429)
 //   tenants:                       # a list; may be empty
 //     - id: contoso                # required; [a-z0-9-]{1,63}; unique
 //       display_name: Contoso Ltd  # notifiers' {{organization.name}}

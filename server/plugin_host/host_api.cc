@@ -1,11 +1,13 @@
 #include "server/plugin_host/host_api.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "nlohmann/json.hpp"
 #include "server/common/logging.h"
 #include "server/config/secret.h"
 
@@ -61,6 +63,38 @@ int64_t HostNowUnixMs(gf_call* call) noexcept {
   return absl::ToUnixMillis(clock->Now());
 }
 
+// The answer to a request the rate limiter refused: what the cloud would have
+// said, so that the plugin retries through its ordinary 429 handling (the
+// step goes back to the scheduler instead of a worker sleeping).
+int32_t AnswerThrottled(gf_call* call, const RateLimiter::Permit& permit,
+                        gf_http_response* response) {
+  const int64_t seconds = std::max<int64_t>(
+      1, absl::ToInt64Seconds(absl::Ceil(permit.retry_after(), absl::Seconds(1))));
+  const std::string message = absl::StrCat(
+      "guestflow held this request back: the ", permit.key().service,
+      " limit for this app and tenant is reached or paused; retry after ", seconds, " s");
+  LogDebug(absl::StrCat("request held back by the rate limiter for ", seconds, " s"),
+           absl::StrCat(call->LogContext(), " bucket=\"", permit.key().ToString(), "\""));
+  // The service name comes from the plugin: never let its bytes throw.
+  const std::string body =
+      nlohmann::json{{"error", {{"code", "TooManyRequests"}, {"message", message}}}}.dump(
+          -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  absl::MutexLock lock(&call->mu);
+  response->status = 429;
+  response->body = call->Keep(body);
+  std::vector<gf_http_header>& headers = call->header_arena.emplace_back();
+  const std::pair<std::string, std::string> fields[] = {{"Retry-After", absl::StrCat(seconds)},
+                                                        {"X-Guestflow-Throttled", "local"},
+                                                        {"Content-Type", "application/json"}};
+  for (const auto& [name, value] : fields) {
+    const gf_str kept_name = call->Keep(name);
+    headers.push_back({kept_name, call->Keep(value)});
+  }
+  response->headers = headers.data();
+  response->header_count = headers.size();
+  return 0;
+}
+
 int32_t HostHttp(gf_call* call, const gf_http_request* request,
                  gf_http_response* response) noexcept {
   // Without a usable response struct or call there is nowhere to say why.
@@ -102,8 +136,14 @@ int32_t HostHttp(gf_call* call, const gf_http_request* request,
     return 0;
   }
 
+  RateLimiter::Permit permit;
+  if (call->limiter != nullptr && call->tenant_config != nullptr) {
+    permit = call->limiter->Acquire(*call->tenant_config, http);
+    if (!permit.granted()) return AnswerThrottled(call, permit, response);
+  }
   absl::StatusOr<HttpResponse> result = call->http->Send(http);
   if (!result.ok()) {
+    permit.Release();
     if (result.status().code() == absl::StatusCode::kInvalidArgument) {
       return malformed(result.status().message());
     }
@@ -111,6 +151,7 @@ int32_t HostHttp(gf_call* call, const gf_http_request* request,
     response->transport_error = call->Keep(std::string(result.status().message()));
     return 0;
   }
+  permit.Finish(*result);
   absl::MutexLock lock(&call->mu);
   response->status = result->status;
   response->body = call->Keep(std::move(result->body));

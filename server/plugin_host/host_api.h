@@ -17,6 +17,7 @@
 #include "server/common/clock.h"
 #include "server/config/config.h"
 #include "server/http/http_client.h"
+#include "server/http/rate_limiter.h"
 #include "server/http/token_provider.h"
 
 namespace guestflow {
@@ -66,6 +67,11 @@ struct gf_call {
   guestflow::HttpClient* http = nullptr;
   guestflow::TokenProvider* tokens = nullptr;
   guestflow::Clock* clock = nullptr;
+  // Null: requests are sent at once. Otherwise http() waits for the
+  // limiter's slot for the request's bucket, and answers a refused request
+  // itself: status 429 with Retry-After (whole seconds) and
+  // X-Guestflow-Throttled: local, without sending it.
+  guestflow::RateLimiter* limiter = nullptr;
 
   absl::Mutex mu;
   // Strings handed to the plugin; a deque never moves its elements.

@@ -264,6 +264,7 @@ StepOutcome PluginHost::RunOn(const PluginInstance& instance, const Tenant& tena
   call.http = services_.http;
   call.tokens = services_.tokens;
   call.clock = services_.clock;
+  call.limiter = services_.limiter.get();
   const gf_step_outcome result =
       instance.table().run_step(instance.raw(), &call, ToGf(step_name), ToGf(input));
   // last_error() is per thread and only good until the next call into the
@@ -378,6 +379,7 @@ absl::StatusOr<std::vector<PluginCheck>> PluginHost::CheckTenant(absl::string_vi
     call.http = services_.http;
     call.tokens = services_.tokens;
     call.clock = services_.clock;
+    call.limiter = services_.limiter.get();
     const gf_step_outcome result = instance.table().check(instance.raw(), &call);
     const std::string last_error =
         result == GF_STEP_SUCCEEDED ? std::string() : instance.LastError();

@@ -14,6 +14,7 @@
 #include "server/config/config.h"
 #include "server/engine/step_runner.h"
 #include "server/http/http_client.h"
+#include "server/http/rate_limiter.h"
 #include "server/http/token_provider.h"
 #include "server/model/onboarding.h"
 #include "server/plugin_host/host_api.h"
@@ -29,6 +30,10 @@ struct HostServices {
   Clock* clock = nullptr;
   HttpClient* http = nullptr;
   TokenProvider* tokens = nullptr;
+  // Shared, not borrowed: the limiter's state must outlive a config reload,
+  // so every PluginHost built from it (and a step still running on an old
+  // one) keeps it alive. Null: requests are not limited.
+  std::shared_ptr<RateLimiter> limiter = nullptr;
 };
 
 // One loaded plugin library, for AdminService.ListPlugins.
@@ -97,6 +102,9 @@ class PluginHost : public StepRunner {
 
   // Every loaded library, in config order.
   std::vector<PluginInfo> ListPlugins() const;
+
+  // What it was created with (a reload hands the same to the next host).
+  const HostServices& services() const { return services_; }
 
   // The tenant's plugin checks: per bound plugin (in kind order invite,
   // license, role, notifier) "plugin <kind>: <name> loaded" (ok), then what

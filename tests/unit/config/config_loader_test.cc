@@ -304,7 +304,7 @@ TEST(ConfigLoaderTest, UnknownKeyWithCloseMatchSuggestsIt) {
 TEST(ConfigLoaderTest, UnknownKeyWithoutCloseMatchListsTheKeys) {
   EXPECT_EQ(ErrorOf(absl::StrCat("metrics: {}\n", kValid)),
             "guestflowd.yaml:1:1: metrics: unknown key \"metrics\"; expected one of: server, "
-            "store, engine, http, tenants");
+            "store, engine, http, limits, tenants");
 }
 
 TEST(ConfigLoaderTest, DuplicateKeyIsRefused) {
@@ -816,6 +816,111 @@ TEST(ConfigLoaderTest, InvitationMessageIsLimited) {
               HasSubstr("tenants[0].onboarding.invitation_message: \"xxxx"));
   EXPECT_THAT(ErrorOf(WithOnboarding(absl::StrCat("{invitation_message: ", ok, "y}"))),
               HasSubstr("is 2001 characters long; at most 2000 are allowed"));
+}
+
+// --- Rate limits ------------------------------------------------------------
+
+std::string WithLimits(absl::string_view limits) {
+  return absl::StrCat("limits:\n", limits, "\n", kValid);
+}
+
+TEST(ConfigLoaderTest, LimitsDefaultToMicrosoftsDocumentedOnes) {
+  const Config c = MustParse(kValid);
+  EXPECT_EQ(c.limits.graph_writes.requests, 3000);
+  EXPECT_EQ(c.limits.graph_writes.per, absl::Seconds(150));
+  EXPECT_EQ(c.limits.graph_writes.concurrent, 0);
+  EXPECT_EQ(c.limits.dataverse.requests, 6000);
+  EXPECT_EQ(c.limits.dataverse.per, absl::Seconds(300));
+  EXPECT_EQ(c.limits.dataverse.concurrent, 52);
+  EXPECT_EQ(c.limits.max_wait, absl::Seconds(30));
+  // An empty section is the same.
+  const Config empty = MustParse(WithLimits("  graph_writes:\n  dataverse: {}"));
+  EXPECT_EQ(empty.limits.graph_writes.requests, 3000);
+  EXPECT_EQ(empty.limits.dataverse.concurrent, 52);
+}
+
+TEST(ConfigLoaderTest, LimitsAreRead) {
+  const Config c =
+      MustParse(WithLimits("  graph_writes: {requests: 1500, per: 75s}\n"
+                           "  dataverse: {requests: 0, per: 5m, concurrent: 10}\n"
+                           "  max_wait: 12s"));
+  EXPECT_EQ(c.limits.graph_writes.requests, 1500);
+  EXPECT_EQ(c.limits.graph_writes.per, absl::Seconds(75));
+  EXPECT_EQ(c.limits.dataverse.requests, 0);  // off
+  EXPECT_EQ(c.limits.dataverse.per, absl::Minutes(5));
+  EXPECT_EQ(c.limits.dataverse.concurrent, 10);
+  EXPECT_EQ(c.limits.max_wait, absl::Seconds(12));
+}
+
+TEST(ConfigLoaderTest, LimitKeysLeftOutKeepTheirDefaults) {
+  const Config c =
+      MustParse(WithLimits("  graph_writes: {requests: 0}\n  dataverse: {concurrent: 0}"));
+  EXPECT_EQ(c.limits.graph_writes.requests, 0);
+  EXPECT_EQ(c.limits.graph_writes.per, absl::Seconds(150));
+  EXPECT_EQ(c.limits.dataverse.requests, 6000);
+  EXPECT_EQ(c.limits.dataverse.concurrent, 0);
+}
+
+TEST(ConfigLoaderTest, BadLimitsAreRefusedWithTheirPlace) {
+  EXPECT_EQ(ErrorOf(WithLimits("  graph_writes: {requests: -1, per: 150s}")),
+            "guestflowd.yaml:2:28: limits.graph_writes.requests: expected a whole number from 0 "
+            "to 100000000, got -1");
+  EXPECT_EQ(ErrorOf(WithLimits("  dataverse: {requests: 6000, per: 300, concurrent: 52}")),
+            "guestflowd.yaml:2:36: limits.dataverse.per: expected a positive duration with a unit, "
+            "such as 500ms, 30s, 5m or 1h, got \"300\"");
+  EXPECT_EQ(ErrorOf(WithLimits("  dataverse: {concurrent: -3}")),
+            "guestflowd.yaml:2:27: limits.dataverse.concurrent: expected a whole number from 0 to "
+            "10000, got -3");
+  EXPECT_EQ(ErrorOf(WithLimits("  graph_writes: {requests: 3000, per: 2d}")),
+            "guestflowd.yaml:2:39: limits.graph_writes.per: expected a positive duration with a "
+            "unit, such as 500ms, 30s, 5m or 1h, got \"2d\"");
+  EXPECT_EQ(ErrorOf(WithLimits("  graph_writes: {requests: 3000, per: 25h}")),
+            "guestflowd.yaml:2:39: limits.graph_writes.per: expected at most 24h, got \"25h\"");
+  EXPECT_EQ(ErrorOf(WithLimits("  max_wait: 0s")),
+            "guestflowd.yaml:2:13: limits.max_wait: expected a positive duration with a unit, "
+            "such as 500ms, 30s, 5m or 1h, got \"0s\"");
+  EXPECT_EQ(ErrorOf(WithLimits("  graph_writes: {requests: \"3000\"}")),
+            "guestflowd.yaml:2:28: limits.graph_writes.requests: expected a whole number from 0 "
+            "to 100000000, got \"3000\"");
+  EXPECT_EQ(ErrorOf(WithLimits("  dataverse: 6000")),
+            "guestflowd.yaml:2:14: limits.dataverse: expected a map, got a scalar");
+}
+
+TEST(ConfigLoaderTest, UnknownLimitKeysAreRefused) {
+  // Graph writes have no documented concurrency cap.
+  EXPECT_THAT(ErrorOf(WithLimits("  graph_writes: {requests: 3000, concurrent: 5}")),
+              HasSubstr("guestflowd.yaml:2:34: limits.graph_writes.concurrent: unknown key "
+                        "\"concurrent\""));
+  EXPECT_EQ(ErrorOf(WithLimits("  max_wiat: 5s")),
+            "guestflowd.yaml:2:3: limits.max_wiat: unknown key \"max_wiat\"; did you mean "
+            "\"max_wait\"?");
+  EXPECT_THAT(ErrorOf(WithLimits("  login: {requests: 5}")),
+              HasSubstr("limits.login: unknown key \"login\""));
+}
+
+TEST(ConfigLoaderTest, MaxWaitMayNotOutlastTheLease) {
+  EXPECT_EQ(MustParse(WithLimits("  max_wait: 60s")).limits.max_wait, absl::Seconds(60));
+  EXPECT_EQ(ErrorOf(WithLimits("  max_wait: 61s")),
+            "guestflowd.yaml:2:13: limits.max_wait: 1m1s is longer than engine.lease (1m)");
+  EXPECT_EQ(MustParse(absl::StrCat("engine:\n  lease: 5m\n", WithLimits("  max_wait: 2m")))
+                .limits.max_wait,
+            absl::Minutes(2));
+}
+
+TEST(ConfigLoaderTest, LimitErrorsInAFileNameFileLineAndColumn) {
+  const std::string path = Testdata("limits_errors.yaml");
+  absl::StatusOr<Config> loaded = LoadConfigFile(path);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(std::string(loaded.status().message()),
+            absl::StrCat(path,
+                         ":3:28: limits.graph_writes.requests: expected a whole number from 0 to "
+                         "100000000, got -5\n",
+                         path,
+                         ":8:5: limits.dataverse.burst: unknown key \"burst\"; expected one of: "
+                         "requests, per, concurrent\n",
+                         path,
+                         ":6:10: limits.dataverse.per: expected a positive duration with a unit, "
+                         "such as 500ms, 30s, 5m or 1h, got \"300\""));
 }
 
 }  // namespace

@@ -688,5 +688,42 @@ TEST_F(PluginHostTest, LoaderErrorsStopCreate) {
   EXPECT_THAT(host.status().message(), AllOf(HasSubstr("broken_abi_major.so"), HasSubstr("99.0")));
 }
 
+// ---- rate limits ----
+
+TEST_F(PluginHostTest, PluginsRequestsGoThroughTheHostsRateLimiter) {
+  Config config = BaseConfig();
+  TenantConfig t = Contoso();
+  BindFakes(t);
+  t.plugins["invite"].settings_json =
+      json{{"probe_url", "http://graph.example.test/v1.0/me"}}.dump();
+  config.tenants.push_back(t);
+  auto limiter = std::make_shared<RateLimiter>(LimitsConfig{},
+                                               RateLimiterOptions{&clock_, absl::Milliseconds(1)});
+  auto host = PluginHost::Create(config, {&clock_, &http_, &tokens_, limiter});
+  ASSERT_TRUE(host.ok()) << host.status();
+  EXPECT_EQ((*host)->services().limiter, limiter);
+
+  HttpResponse throttled;
+  throttled.status = 429;
+  throttled.headers = {{"Retry-After", "60"}};
+  // Once: the second run's request must not leave.
+  EXPECT_CALL(http_, Send(Field(&HttpRequest::service, "probe"))).WillOnce(Return(throttled));
+  StepOutcome outcome = (*host)->Run(NewOnboarding(), StepKind::kInvite);
+  EXPECT_EQ(outcome.outputs.at("probe_status"), "429");
+
+  // The pause covers the tenant's later requests to the same service; 60 s is
+  // past max_wait, so the plugin is told at once.
+  outcome = (*host)->Run(NewOnboarding(), StepKind::kInvite);
+  EXPECT_EQ(outcome.outputs.at("probe_status"), "429");
+  const std::vector<RateKeyStats> stats = limiter->Snapshot();
+  ASSERT_EQ(stats.size(), 1u);
+  EXPECT_EQ(stats[0].key.service, "probe");
+  EXPECT_EQ(stats[0].key.app, "11111111-2222-3333-4444-555555555555");
+  EXPECT_EQ(stats[0].sent, 1);
+  EXPECT_EQ(stats[0].cloud_429, 1);
+  EXPECT_EQ(stats[0].throttled, 1);
+  EXPECT_EQ(stats[0].paused_until, clock_.Now() + absl::Seconds(60));
+}
+
 }  // namespace
 }  // namespace guestflow

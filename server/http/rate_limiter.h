@@ -1,0 +1,204 @@
+// RateLimiter: keeps the plugins' calls to Microsoft under the documented
+// service limits, per app and tenant, and turns one 429 into a pause of
+// everything that goes to the same place.
+//
+// Buckets. Every request belongs to one bucket, its RateKey:
+//   graph      client_id + directory. Only writes (any method but GET, HEAD
+//              and OPTIONS) count against limits.graph_writes; reads are not
+//              limited, but wait out a pause like writes.
+//   dataverse  client_id + the host of instance_url. Every request counts
+//              against limits.dataverse (rate and concurrency).
+//   any other  ("login", "admin", "webhook"...): client_id + directory + the
+//              request's URL host. Never limited, only paused.
+// A request without a service is taken as "graph" or "dataverse" when its URL
+// host is the tenant's graph_url or instance_url host.
+//
+// Rate. A GCRA (a token bucket without a timer) with a burst of
+// max(1, requests / 10) and a sustained rate of (requests - burst) per `per`:
+// no window of length `per` ever holds more than `requests` requests, even
+// when a burst and the steady flow meet. Waiting requests of a bucket leave
+// in FIFO order.
+//
+// Pauses. A response 429, or 503 with Retry-After, pauses the whole bucket
+// until Retry-After (delay-seconds, fractional allowed, or an HTTP-date;
+// capped at one hour); without Retry-After for 1 s, doubling on each further
+// 429 to a request sent after the previous pause began, up to 30 s, and back
+// to 1 s after any other answer that is not a 5xx. A pause never gets
+// shorter. After a pause, limited requests leave at the sustained rate, not
+// in a burst.
+//
+// Waiting. Acquire blocks the calling thread (an engine worker) until its
+// slot. When the slot is further away than limits.max_wait, or it has not
+// come when max_wait has passed (a pause arrived, no concurrency slot freed),
+// the request is refused: the permit says not granted and how long to wait,
+// and the caller answers the plugin as throttled without sending.
+//
+// Time comes from the injected Clock. Waits are on an absl::CondVar: with the
+// real clock they end exactly at the slot; with a FakeClock the waiter looks
+// at the clock again every RateLimiterOptions::wait_slice of real time (tests
+// use 1 ms), so that a test moves time with FakeClock::Advance and never
+// sleeps.
+//
+// Lifecycle: one limiter per process, made at start and kept across config
+// reloads; SetLimits applies a reloaded config to the buckets it has, keeping
+// their state. Buckets are never dropped (a handful per tenant). The limiter
+// must outlive every Permit; no Acquire may be in progress at destruction.
+// Thread-safety: every method may be called from any number of threads.
+// Errors: none; a refusal is a Permit that is not granted.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/common/clock.h"
+#include "server/config/config.h"
+#include "server/http/http_client.h"
+
+namespace guestflow {
+
+// The bucket a request belongs to (see above).
+struct RateKey {
+  std::string service;  // "graph", "dataverse", or the request's service
+  std::string app;      // the tenant's client_id
+  std::string scope;    // graph: directory; dataverse: instance host;
+                        // others: "<directory>@<URL host>"
+
+  bool operator<(const RateKey& other) const;
+  bool operator==(const RateKey& other) const;
+  // "graph app=<client_id> scope=<directory>", for log lines.
+  std::string ToString() const;
+};
+
+// What happened in one bucket since the limiter was made.
+struct RateKeyStats {
+  RateKey key;
+  int64_t sent = 0;                                  // requests let through
+  int64_t waits = 0;                                 // of those, the ones that waited first
+  absl::Duration total_wait = absl::ZeroDuration();  // their waits, summed
+  int64_t throttled = 0;                             // requests refused locally (never sent)
+  int64_t cloud_429 = 0;                             // answers 429 (or 503 with Retry-After) seen
+  absl::Time paused_until = absl::InfinitePast();    // past: not paused
+  int64_t in_flight = 0;                             // requests holding a concurrency slot now
+  int64_t waiting = 0;                               // requests waiting in Acquire now
+};
+
+struct RateLimiterOptions {
+  Clock* clock = nullptr;  // null: Clock::Real()
+  // The longest real time a waiter sleeps before it reads the clock again.
+  // Infinite (the default) is right for the real clock; set it (e.g. 1 ms)
+  // with a FakeClock.
+  absl::Duration wait_slice = absl::InfiniteDuration();
+};
+
+class RateLimiter {
+  struct Bucket;
+
+ public:
+  // A request's place: granted (send it, then Finish) or refused (answer
+  // throttled, do not send). Move-only. A granted permit holds the bucket's
+  // concurrency slot, if it has a concurrency cap, until Finish or Release
+  // (the destructor releases).
+  class Permit {
+   public:
+    Permit() = default;  // not granted, no key
+    Permit(Permit&& other) noexcept;
+    Permit& operator=(Permit&& other) noexcept;
+    Permit(const Permit&) = delete;
+    Permit& operator=(const Permit&) = delete;
+    ~Permit();
+
+    bool granted() const { return granted_; }
+    const RateKey& key() const { return key_; }
+    // Refused: how long until a slot is expected (at least one second).
+    absl::Duration retry_after() const { return retry_after_; }
+    // Granted: how long Acquire waited, and the clock's time at the grant.
+    absl::Duration waited() const { return waited_; }
+    absl::Time granted_at() const { return granted_at_; }
+
+    // Reports the answer to the request (a 429 pauses the bucket) and frees
+    // the concurrency slot. Once; later calls do nothing.
+    void Finish(const HttpResponse& response);
+    // No answer (transport error): frees the slot, changes nothing else.
+    void Release();
+
+   private:
+    friend class RateLimiter;
+
+    RateLimiter* limiter_ = nullptr;
+    Bucket* bucket_ = nullptr;  // owned by limiter_, never dropped
+    RateKey key_;
+    bool granted_ = false;
+    bool holds_slot_ = false;
+    bool finished_ = false;
+    absl::Duration retry_after_ = absl::ZeroDuration();
+    absl::Duration waited_ = absl::ZeroDuration();
+    absl::Time granted_at_ = absl::InfinitePast();
+  };
+
+  explicit RateLimiter(const LimitsConfig& limits, RateLimiterOptions options = {});
+  ~RateLimiter();
+  RateLimiter(const RateLimiter&) = delete;
+  RateLimiter& operator=(const RateLimiter&) = delete;
+
+  // The bucket of `request` sent for `tenant`.
+  static RateKey KeyFor(const TenantConfig& tenant, const HttpRequest& request);
+  // Whether `method` counts as a write against graph_writes.
+  static bool IsWrite(absl::string_view method);
+  // A Retry-After value as a delay from `now`: delay-seconds (fractional
+  // allowed) or an IMF-fixdate HTTP-date (a date in the past is zero).
+  // nullopt for anything else.
+  static std::optional<absl::Duration> ParseRetryAfter(absl::string_view value, absl::Time now);
+
+  // Blocks until `request` may be sent for `tenant`, or refuses it (see
+  // above).
+  Permit Acquire(const TenantConfig& tenant, const HttpRequest& request);
+  Permit Acquire(const RateKey& key, absl::string_view method);
+
+  // Applies new limits to every bucket, now and for new ones. Waiters
+  // re-plan at once. Pauses, the GCRA state and slots held are kept.
+  void SetLimits(const LimitsConfig& limits);
+  LimitsConfig limits() const;
+
+  // From now on nothing waits: waiters and new requests that would have to
+  // wait are refused at once (for shutdown). Not undone.
+  void StopWaiting();
+
+  // Every bucket's counters, ordered by key.
+  std::vector<RateKeyStats> Snapshot() const;
+
+ private:
+  Bucket& BucketFor(const RateKey& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ApplyLimits(Bucket& bucket, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The earliest time the limited request at `position` of the bucket's
+  // queue may leave, as far as the rate and a pause go.
+  absl::Time EarliestSlot(const Bucket& bucket, absl::Time now, size_t position) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Pause(Bucket& bucket, absl::Time now, absl::Time until) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sleeps on the bucket's CondVar until `wake_at` on the clock, a signal,
+  // or one wait_slice.
+  void WaitUntil(Bucket& bucket, absl::Time now, absl::Time wake_at)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Permit Refuse(Bucket& bucket, absl::Duration retry_after) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Permit Grant(Bucket& bucket, absl::Time start, absl::Time now, bool take_slot)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Finish(Permit& permit, const HttpResponse* response);
+
+  Clock* const clock_;
+  const absl::Duration wait_slice_;
+
+  mutable absl::Mutex mu_;
+  LimitsConfig limits_ ABSL_GUARDED_BY(mu_);
+  bool stop_waiting_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t next_ticket_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<RateKey, std::unique_ptr<Bucket>> buckets_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace guestflow
