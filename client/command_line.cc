@@ -7,6 +7,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "client/batch_report.h"
 #include "client/duration_text.h"
 #include "client/exit_codes.h"
 #include "client/names.h"
@@ -41,7 +42,9 @@ Exit codes:
   1   an RPC failed (stderr: "error: CODE: message"), the server could not be
       reached, or a local file could not be read
   2   the server answered but the outcome is not a success: the onboarding
-      ended FAILED or CANCELLED (watch, onboard --wait), a doctor check failed
+      ended FAILED or CANCELLED (watch, onboard --wait), a doctor check failed,
+      an import refused a row or one of its onboardings ended FAILED or
+      CANCELLED
   64  usage error (bad or missing arguments)
 
 --json prints every response message in the proto3 JSON mapping, one object
@@ -84,6 +87,15 @@ CLI::Validator NotBlank() {
   return CLI::Validator(
       [](std::string& value) -> std::string {
         return absl::StripAsciiWhitespace(value).empty() ? "must not be empty" : "";
+      },
+      "");
+}
+
+CLI::Validator ReportPath() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        absl::StatusOr<ReportFormat> format = ReportFormatForPath(value);
+        return format.ok() ? "" : std::string(format.status().message());
       },
       "");
 }
@@ -174,7 +186,7 @@ ParseOutcome ParseCommandLine(int argc, const char* const* argv, std::ostream& o
   CLI::Option* timeout_option =
       app.add_option("--timeout", timeout_text,
                      "Deadline of each RPC, e.g. 30s, 2m, 0 for none (default 30s; bounds "
-                     "watch and onboard --wait only when given)")
+                     "watch, onboard --wait and import --wait only when given)")
           ->type_name("DURATION")
           ->check(DurationText());
 
@@ -256,13 +268,41 @@ ParseOutcome ParseCommandLine(int argc, const char* const* argv, std::ostream& o
       ->transform(ResourceName("onboardings"));
 
   // import
-  CLI::App* import =
-      AddVerb(app, "import", "Onboard every row of a CSV file (Microsoft bulk-invite columns)",
-              "Example:\n  guestflow import guests.csv --tenant contoso\n"
-              "  guestflow import - --tenant contoso --validate-only < guests.csv\n\n"
-              "Columns (header names case-insensitive): Name, InvitedUserEmailAddress or\n"
-              "inviteeEmail, inviteRedirectURL, sendEmail, customizedMessageBody, FirstName,\n"
-              "LastName, UsageLocation, Roles, Tenant.");
+  CLI::App* import = AddVerb(
+      app, "import", "Onboard every row of a CSV file (Microsoft bulk-invite columns)",
+      "Examples:\n"
+      "  guestflow import guests.csv --tenant contoso\n"
+      "  guestflow import - --tenant contoso < guests.csv    # standard input\n"
+      "  guestflow import guests.csv --tenant contoso --dry-run\n"
+      "      # check every row, start nothing; exit 2 if one is refused\n"
+      "  guestflow import guests.csv --tenant contoso --wait\n"
+      "      # follow the batch to its end with a progress bar\n"
+      "  guestflow import guests.csv --tenant contoso --wait --report result.csv\n"
+      "      # then write every row's outcome to result.csv\n"
+      "  guestflow import guests.csv --tenant contoso --dry-run --report refused.json\n"
+      "  guestflow import guests.csv --tenant contoso --request-id march-guests\n"
+      "      # re-running this after a failure starts no row twice\n"
+      "  guestflow import guests.csv --tenant contoso --role Salesperson --no-send-invitation\n"
+      "  guestflow --json --timeout 2h import guests.csv --tenant contoso --wait\n"
+      "      # only the final batch as JSON; give up after 2 hours\n\n"
+      "Columns (header names case-insensitive): Name, InvitedUserEmailAddress or\n"
+      "inviteeEmail, inviteRedirectURL, sendEmail, customizedMessageBody, FirstName,\n"
+      "LastName, UsageLocation, Roles, Tenant.\n\n"
+      "Refused rows are printed as `line N  email  reason` (at most 20 on a terminal;\n"
+      "--report has them all). --wait draws a progress bar on a terminal, prints a line\n"
+      "at most every 2 s otherwise, and with --json prints only the final batch. A\n"
+      "broken watch is re-opened with back-off (1 s doubling to 30 s) until --timeout\n"
+      "runs out; without --timeout it gives up after 10 attempts in a row that bring no\n"
+      "progress.\n\n"
+      "--report FILE.csv|FILE.json: one record per input row (line, email, state,\n"
+      "onboarding, failed_step, reason), written after the import (after --wait if given)\n"
+      "to FILE.tmp, then renamed to FILE. CSV per RFC 4180 with a header row; cells that\n"
+      "start with = + - @ are prefixed with ' so spreadsheets do not run them. With\n"
+      "--dry-run the report holds the refused rows only.\n\n"
+      "Exit code: 0 when no row was refused and (with --wait) every onboarding\n"
+      "SUCCEEDED; 2 when a row was refused (also in a dry run) or an onboarding ended\n"
+      "FAILED or CANCELLED; 1 on an RPC error, an unreadable file or a report that\n"
+      "could not be written.");
   verbs.emplace_back(import, Verb::kImport);
   ImportArgs& ia = line.import;
   import->add_option("file", ia.path, "CSV file, or - for standard input")
@@ -276,7 +316,22 @@ ParseOutcome ParseCommandLine(int argc, const char* const* argv, std::ostream& o
                    "Idempotency key: re-sending the file with it starts nothing twice "
                    "(default: a random UUID v4)")
       ->type_name("ID");
-  import->add_flag("--validate-only", ia.validate_only, "Validate every row; start nothing");
+  CLI::Option* dry_run = import->add_flag(
+      "--dry-run,--validate-only", ia.validate_only,
+      "Validate every row and print the verdict; start nothing (exit 2 if a row is refused)");
+  import
+      ->add_flag("--wait", ia.wait,
+                 "Follow the batch until every onboarding has ended, showing progress")
+      ->excludes(dry_run);
+  import
+      ->add_option("--report", ia.report_path, "Write every row's outcome to FILE (.csv or .json)")
+      ->type_name("FILE")
+      ->check(ReportPath());
+  import
+      ->add_option("--usage-location", ia.usage_location,
+                   "Usage location (ISO 3166-1 alpha-2, e.g. GB) of rows without one, or of\n"
+                   "every row of a file with no UsageLocation column (Microsoft's sample)")
+      ->type_name("CC");
   const GuestOptionBindings import_bindings = AddGuestOptionFlags(import, &ia.options);
 
   // retry, cancel

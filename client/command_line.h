@@ -75,7 +75,16 @@ struct ImportArgs {
   std::string path;  // `-` reads standard input
   std::string tenant;
   std::string request_id;  // empty: the command generates a UUID v4
+  // --dry-run (alias --validate-only): validate every row, start nothing.
   bool validate_only = false;
+  // --wait: follow the batch until every onboarding it started has ended.
+  // Never set together with `validate_only`.
+  bool wait = false;
+  // --report FILE: write one record per input row there; the parser checks
+  // that it ends in .csv or .json. Empty: no report.
+  std::string report_path;
+  // --usage-location CC: for rows without one.
+  std::string usage_location;
   GuestOptionFlags options;
 };
 

@@ -36,6 +36,7 @@ v1::CreateBatchRequest BuildBatchHeaderRequest(const ImportArgs& args) {
   header.set_tenant(args.tenant);
   header.set_request_id(args.request_id);
   header.set_validate_only(args.validate_only);
+  header.set_usage_location(args.usage_location);
   *header.mutable_options() = BuildOnboardingOptions(args.options);
   return request;
 }

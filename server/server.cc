@@ -14,13 +14,15 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
-#include "guestflow/v1/batch_service.grpc.pb.h"
+#include "server/api/batch_service.h"
 #include "server/common/logging.h"
 #include "server/common/status_macros.h"
 #include "server/config/config_loader.h"
 #include "server/config/secret.h"
 #include "server/http/curl_http_client.h"
 #include "server/http/oauth2_token_provider.h"
+#include "server/http/rate_limiter.h"
+#include "server/store/sqlite_batch_store.h"
 #include "server/store/sqlite_store.h"
 
 namespace guestflow {
@@ -61,12 +63,19 @@ absl::StatusOr<std::unique_ptr<GuestflowServer>> GuestflowServer::Create(
   // The embedded store serves one process: a lease left behind by a process
   // that died is nobody's, and its onboardings resume now.
   GF_RETURN_IF_ERROR(s->store_->ReleaseAllLeases());
+  GF_ASSIGN_OR_RETURN(s->batch_store_, SqliteBatchStore::Open(shared_config->store.sqlite_path));
 
   GF_ASSIGN_OR_RETURN(s->http_, CurlHttpClient::Create(shared_config->http));
   s->tokens_ = std::make_unique<OAuth2TokenProvider>(s->http_.get(), s->clock_);
+  // One limiter for the life of the process: each reload hands it on to the
+  // next plugin host, so that a pause or a bucket's recent traffic is not
+  // forgotten by a config change.
+  RateLimiterOptions limiter_options;
+  limiter_options.clock = s->clock_;
+  HostServices services{s->clock_, s->http_.get(), s->tokens_.get(),
+                        std::make_shared<RateLimiter>(shared_config->limits, limiter_options)};
   GF_ASSIGN_OR_RETURN(std::unique_ptr<PluginHost> host,
-                      PluginHost::Create(*shared_config, HostServices{s->clock_, s->http_.get(),
-                                                                      s->tokens_.get()}));
+                      PluginHost::Create(*shared_config, std::move(services)));
   s->live_ =
       std::make_unique<LiveConfig>(shared_config, std::shared_ptr<PluginHost>(std::move(host)));
 
@@ -89,9 +98,8 @@ absl::StatusOr<std::unique_ptr<GuestflowServer>> GuestflowServer::Create(
   s->onboarding_service_ =
       std::make_unique<OnboardingServiceImpl>(s->engine_.get(), s->api_pool_.get());
   s->admin_service_ = std::make_unique<AdminServiceImpl>(s.get(), s->api_pool_.get());
-  // Bulk onboarding comes with the CSV import; until then every BatchService
-  // RPC answers UNIMPLEMENTED.
-  s->batch_service_ = std::make_unique<v1::BatchService::CallbackService>();
+  s->batch_service_ = std::make_unique<BatchServiceImpl>(s->engine_.get(), s->batch_store_.get(),
+                                                         s->clock_, s->api_pool_.get());
   return s;
 }
 
@@ -129,6 +137,14 @@ void GuestflowServer::Shutdown() {
   const absl::Duration grace =
       live_ != nullptr ? live_->config()->server.shutdown_grace : absl::ZeroDuration();
   grpc_server_->GetHealthCheckService()->SetServingStatus(false);
+  // A step waiting for a rate-limit slot gives up now (its request is
+  // answered as throttled and the step retries after the restart) instead of
+  // eating into the grace period.
+  if (live_ != nullptr) {
+    if (const std::shared_ptr<RateLimiter>& limiter = live_->host()->services().limiter) {
+      limiter->StopWaiting();
+    }
+  }
   // Steps drain while the RPC side shuts down: the scheduler stops leasing at
   // once and lets running steps finish within the grace period.
   std::thread drain([this, grace] { scheduler_->Stop(grace); });
@@ -184,13 +200,15 @@ absl::StatusOr<ReloadSummary> GuestflowServer::Reload() {
     loaded->store = old->store;
   }
   auto config = std::make_shared<const Config>(*std::move(loaded));
-  absl::StatusOr<std::unique_ptr<PluginHost>> host =
-      PluginHost::Create(*config, HostServices{clock_, http_.get(), tokens_.get()});
+  // The same services, the rate limiter with its state included.
+  const HostServices services = live_->host()->services();
+  absl::StatusOr<std::unique_ptr<PluginHost>> host = PluginHost::Create(*config, services);
   if (!host.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("configuration not reloaded: ", host.status().message()));
   }
   live_->Swap(config, std::shared_ptr<PluginHost>(*std::move(host)));
+  if (services.limiter != nullptr) services.limiter->SetLimits(config->limits);
   ReloadSummary summary;
   for (const TenantConfig& t : config->tenants) summary.tenants.push_back(t.id);
   for (const PluginInfo& p : live_->host()->ListPlugins()) summary.plugins.push_back(p.name);

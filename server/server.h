@@ -19,6 +19,7 @@
 #include "server/http/http_client.h"
 #include "server/http/token_provider.h"
 #include "server/live_config.h"
+#include "server/store/batch_store.h"
 #include "server/store/store.h"
 
 namespace guestflow {
@@ -60,6 +61,7 @@ class GuestflowServer : public AdminBackend {
   ServerOptions options_;
   Clock* clock_ = Clock::Real();
   std::unique_ptr<Store> store_;
+  std::unique_ptr<BatchStore> batch_store_;
   std::unique_ptr<HttpClient> http_;
   std::unique_ptr<TokenProvider> tokens_;
   std::unique_ptr<LiveConfig> live_;

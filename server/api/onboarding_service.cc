@@ -244,15 +244,10 @@ grpc::ServerWriteReactor<v1::WatchOnboardingResponse>* OnboardingServiceImpl::Wa
     grpc::CallbackServerContext* context, const v1::WatchOnboardingRequest* request) {
   absl::StatusOr<std::string> id = ParseOnboardingName(request->name(), "name");
   if (!id.ok() || request->after_sequence() < 0) {
-    // A reactor that only reports the error.
-    class Refuse : public grpc::ServerWriteReactor<v1::WatchOnboardingResponse> {
-     public:
-      explicit Refuse(grpc::Status s) { Finish(std::move(s)); }
-      void OnDone() override { delete this; }
-    };
-    return new Refuse(!id.ok() ? ToGrpcStatus(id.status())
-                               : grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                              "after_sequence: must not be negative"));
+    return new RefusedWriteReactor<v1::WatchOnboardingResponse>(
+        !id.ok() ? ToGrpcStatus(id.status())
+                 : grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                "after_sequence: must not be negative"));
   }
   return new WatchReactor(engine_, pool_, *id, request->after_sequence());
 }

@@ -25,4 +25,13 @@ inline void RunAndFinish(WorkerPool* pool, grpc::ServerUnaryReactor* reactor,
   }
 }
 
+// A server stream that only reports `status` (a request refused before any
+// work). Deletes itself when gRPC is done with it.
+template <typename Response>
+class RefusedWriteReactor : public grpc::ServerWriteReactor<Response> {
+ public:
+  explicit RefusedWriteReactor(grpc::Status status) { this->Finish(std::move(status)); }
+  void OnDone() override { delete this; }
+};
+
 }  // namespace guestflow

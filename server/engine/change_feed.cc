@@ -3,7 +3,11 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+
 namespace guestflow {
+
+std::string BatchFeedKey(absl::string_view batch_id) { return absl::StrCat("batches/", batch_id); }
 
 int64_t ChangeFeed::Subscribe(absl::string_view id, Callback callback) {
   absl::MutexLock lock(&mu_);

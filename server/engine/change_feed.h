@@ -13,6 +13,10 @@
 
 namespace guestflow {
 
+// The key announced whenever an onboarding of batch `batch_id` changes
+// (besides the onboarding's own id), for WatchBatch.
+std::string BatchFeedKey(absl::string_view batch_id);
+
 // Thread-safe. Callbacks run on the publisher's thread while no lock of the
 // feed is held; they must be quick and must not block (post work elsewhere).
 class ChangeFeed {

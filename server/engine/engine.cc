@@ -145,6 +145,7 @@ absl::StatusOr<Onboarding> Engine::Apply(absl::string_view id, Command command) 
     absl::StatusOr<Onboarding> stored = store_->UpdateOnboarding(o, events);
     if (stored.ok()) {
       feed_->Publish(stored->id);
+      if (!stored->batch_id.empty()) feed_->Publish(BatchFeedKey(stored->batch_id));
       if (scheduler_ != nullptr) scheduler_->Wake();
       return stored;
     }

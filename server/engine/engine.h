@@ -55,6 +55,11 @@ class Engine {
   absl::StatusOr<std::vector<OnboardingEvent>> Events(absl::string_view id, int64_t after_sequence,
                                                       int limit);
 
+  // The tenant's configuration, or NOT_FOUND naming it.
+  absl::StatusOr<TenantInfo> FindTenant(absl::string_view id) const {
+    return tenants_->FindTenant(id);
+  }
+
   ChangeFeed* feed() const { return feed_; }
 
  private:

@@ -136,6 +136,7 @@ absl::Status Scheduler::RunStepOf(Onboarding o) {
   GF_ASSIGN_OR_RETURN(std::vector<OnboardingEvent> begin_events, BeginStep(o, clock_->Now()));
   GF_ASSIGN_OR_RETURN(o, store_->UpdateOnboarding(o, begin_events));
   feed_->Publish(o.id);
+  if (!o.batch_id.empty()) feed_->Publish(BatchFeedKey(o.batch_id));
   const StepKind kind = CurrentStep(o)->kind;
   LogInfo("step started", Context(o, CurrentStep(o)));
 
@@ -168,6 +169,7 @@ absl::Status Scheduler::RunStepOf(Onboarding o) {
     absl::StatusOr<Onboarding> stored = store_->UpdateOnboarding(next, events, options_.owner);
     if (stored.ok()) {
       feed_->Publish(o.id);
+      if (!o.batch_id.empty()) feed_->Publish(BatchFeedKey(o.batch_id));
       const Step* step = stored->FindStep(kind);
       LogInfo(absl::StrCat("step ", StepStateName(step->state)),
               absl::StrCat(Context(*stored, step), " state=", OnboardingStateName(stored->state)));

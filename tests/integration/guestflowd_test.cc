@@ -430,12 +430,15 @@ TEST_F(GuestflowdTest, AdminServiceDescribesTenantsAndPlugins) {
   ASSERT_TRUE(admin_->ListTenants(Ctx().get(), v1::ListTenantsRequest(), &tenants).ok());
   EXPECT_EQ(tenants.tenants_size(), 4);
 
-  // Bulk onboarding is not there yet and says so.
+  // BatchService is served too: an unknown batch is NOT_FOUND, a malformed
+  // name INVALID_ARGUMENT.
   auto batch = v1::BatchService::NewStub(server_->Channel());
   v1::GetBatchRequest get_batch;
   get_batch.set_name("batches/x");
   v1::Batch b;
-  EXPECT_EQ(batch->GetBatch(Ctx().get(), get_batch, &b).error_code(), grpc::UNIMPLEMENTED);
+  EXPECT_EQ(batch->GetBatch(Ctx().get(), get_batch, &b).error_code(), grpc::NOT_FOUND);
+  get_batch.set_name("onboardings/x");
+  EXPECT_EQ(batch->GetBatch(Ctx().get(), get_batch, &b).error_code(), grpc::INVALID_ARGUMENT);
 }
 
 TEST_F(GuestflowdTest, HealthAndReflectionAreServed) {

@@ -1,5 +1,8 @@
 #include "client/batch_text.h"
 
+#include <cstdint>
+#include <string>
+
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
 
@@ -42,6 +45,70 @@ TEST(RenderBatchTest, EmptyBatch) {
             "states:     -\n"
             "created:    -\n"
             "finished:   -\n");
+}
+
+v1::BatchItem Refused(int64_t line, const std::string& email, const std::string& reason) {
+  v1::BatchItem item;
+  item.set_line(line);
+  item.set_email(email);
+  item.set_error(reason);
+  return item;
+}
+
+TEST(RenderRefusedRowTest, LineEmailReasonOnOneLine) {
+  EXPECT_EQ(RenderRefusedRow(Refused(7, "bob@example.com", "UsageLocation: use GB")),
+            "line 7  bob@example.com  UsageLocation: use GB");
+  EXPECT_EQ(RenderRefusedRow(Refused(8, "", "two\nlines")), "line 8  -  two lines");
+}
+
+TEST(RenderRefusedRowsTest, LimitAndHowManyMore) {
+  v1::Batch batch;
+  batch.set_rows_invalid(1500);
+  for (int line = 2; line < 5; ++line) *batch.add_rejected() = Refused(line, "a@x", "bad");
+  EXPECT_EQ(RenderRefusedRows(batch, 2, ", see --report"),
+            "line 2  a@x  bad\nline 3  a@x  bad\n... and 1,498 more, see --report\n");
+  batch.set_rows_invalid(3);
+  EXPECT_EQ(RenderRefusedRows(batch, 10, "!"),
+            "line 2  a@x  bad\nline 3  a@x  bad\nline 4  a@x  bad\n");
+  EXPECT_EQ(RenderRefusedRows(v1::Batch(), 10, "!"), "");
+}
+
+TEST(RenderDryRunVerdictTest, CountsThenRows) {
+  v1::Batch batch;
+  batch.set_rows_total(12345);
+  batch.set_rows_invalid(1);
+  *batch.add_rejected() = Refused(4, "x", "InvitedUserEmailAddress: no @");
+  EXPECT_EQ(RenderDryRunVerdict(batch),
+            "dry run: nothing was started\n"
+            "rows read:    12,345\n"
+            "rows refused: 1\n"
+            "line 4  x  InvitedUserEmailAddress: no @\n");
+}
+
+TEST(RenderBatchOutcomeTest, DurationAndNonZeroCounts) {
+  v1::Batch batch;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
+      R"pb(
+        name: "batches/b1"
+        rows_total: 2000
+        rows_invalid: 35
+        counts { key: "ONBOARDING_STATE_SUCCEEDED" value: 1950 }
+        counts { key: "ONBOARDING_STATE_FAILED" value: 12 }
+        counts { key: "ONBOARDING_STATE_CANCELLED" value: 3 }
+        create_time { seconds: 1795860245 }
+        finish_time { seconds: 1795860490 }
+        done: true
+      )pb",
+      &batch));
+  EXPECT_EQ(RenderBatchOutcome(batch),
+            "batches/b1 done in 4m05s: 1,950 succeeded, 12 failed, 3 cancelled, 35 refused");
+  batch.clear_finish_time();
+  batch.set_done(false);
+  (*batch.mutable_counts())["ONBOARDING_STATE_RUNNING"] = 5;
+  batch.set_rows_total(2005);
+  EXPECT_EQ(
+      RenderBatchOutcome(batch),
+      "batches/b1 not done: 1,950 succeeded, 12 failed, 3 cancelled, 5 in flight, 35 refused");
 }
 
 }  // namespace

@@ -123,10 +123,51 @@ class FakeBatchService final : public v1::BatchService::Service {
   // Gets every message of the stream, the header first, after the client
   // closed it (unless it returns early).
   std::function<grpc::Status(grpc::ServerReader<v1::CreateBatchRequest>*, v1::Batch*)> on_create;
+  UnaryHandler<v1::GetBatchRequest, v1::Batch> on_get;
+  std::function<grpc::Status(grpc::ServerContext*, const v1::WatchBatchRequest&,
+                             grpc::ServerWriter<v1::Batch>*)>
+      on_watch;
+  UnaryHandler<v1::ListBatchItemsRequest, v1::ListBatchItemsResponse> on_list_items;
+
+  // The calls in the order they came (`get`, `watch`, `list`), and the
+  // ListBatchItems requests; guarded by `mu`.
+  std::mutex mu;
+  std::vector<std::string> calls;
+  std::vector<v1::ListBatchItemsRequest> list_requests;
 
   grpc::Status CreateBatch(grpc::ServerContext*, grpc::ServerReader<v1::CreateBatchRequest>* reader,
                            v1::Batch* response) override {
     return on_create ? on_create(reader, response) : Unimplemented();
+  }
+  grpc::Status GetBatch(grpc::ServerContext*, const v1::GetBatchRequest* request,
+                        v1::Batch* response) override {
+    Record("get");
+    return on_get ? on_get(*request, response) : Unimplemented();
+  }
+  grpc::Status WatchBatch(grpc::ServerContext* context, const v1::WatchBatchRequest* request,
+                          grpc::ServerWriter<v1::Batch>* writer) override {
+    Record("watch");
+    return on_watch ? on_watch(context, *request, writer) : Unimplemented();
+  }
+  grpc::Status ListBatchItems(grpc::ServerContext*, const v1::ListBatchItemsRequest* request,
+                              v1::ListBatchItemsResponse* response) override {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      calls.push_back("list");
+      list_requests.push_back(*request);
+    }
+    return on_list_items ? on_list_items(*request, response) : Unimplemented();
+  }
+
+  std::vector<std::string> Calls() {
+    std::lock_guard<std::mutex> lock(mu);
+    return calls;
+  }
+
+ private:
+  void Record(const char* call) {
+    std::lock_guard<std::mutex> lock(mu);
+    calls.push_back(call);
   }
 };
 

@@ -55,12 +55,14 @@ TEST(BuildBatchHeaderRequestTest, HeaderCarriesTenantIdAndOptions) {
   args.request_id = "b-1";
   args.validate_only = true;
   args.options.roles = {"Salesperson"};
+  args.usage_location = "GB";
   const v1::CreateBatchRequest request = BuildBatchHeaderRequest(args);
   ASSERT_TRUE(request.has_header());
   EXPECT_EQ(request.header().tenant(), "contoso");
   EXPECT_EQ(request.header().request_id(), "b-1");
   EXPECT_TRUE(request.header().validate_only());
   EXPECT_THAT(request.header().options().roles(), ElementsAre("Salesperson"));
+  EXPECT_EQ(request.header().usage_location(), "GB");
 }
 
 }  // namespace

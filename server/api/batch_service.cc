@@ -1,0 +1,333 @@
+#include "server/api/batch_service.h"
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "google/protobuf/util/time_util.h"
+#include "server/api/grpc_status.h"
+#include "server/api/proto_convert.h"
+#include "server/api/rpc_executor.h"
+#include "server/common/status_macros.h"
+#include "server/engine/batch_import.h"
+
+namespace guestflow {
+namespace {
+
+constexpr int kDefaultPageSize = 100;
+constexpr int kMaxPageSize = 1000;
+
+google::protobuf::Timestamp ToTimestamp(absl::Time t) {
+  return google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t));
+}
+
+void ToProto(const BatchItemRecord& in, v1::BatchItem* out) {
+  out->set_line(in.line);
+  out->set_email(in.email);
+  if (!in.onboarding_id.empty())
+    out->set_onboarding(absl::StrCat("onboardings/", in.onboarding_id));
+  if (in.state.has_value()) out->set_state(ToProto(*in.state));
+  if (in.failed_step.has_value()) out->set_failed_step(ToProto(*in.failed_step));
+  out->set_error(!in.error.empty() ? in.error : in.onboarding_error);
+}
+
+// Imports one CreateBatch stream; see batch_service.h.
+class CreateBatchReactor : public grpc::ServerReadReactor<v1::CreateBatchRequest> {
+ public:
+  CreateBatchReactor(Engine* engine, BatchStore* batches, Clock* clock, WorkerPool* pool,
+                     grpc::CallbackServerContext* context, v1::Batch* response)
+      : engine_(engine),
+        batches_(batches),
+        clock_(clock),
+        pool_(pool),
+        context_(context),
+        response_(response) {
+    StartRead(&message_);
+  }
+
+  void OnReadDone(bool ok) override {
+    const bool queued = pool_->TrySubmit([this, ok] {
+      const absl::Status status = ok ? Take() : End();
+      if (ok && status.ok()) {
+        StartRead(&message_);
+      } else {
+        Finish(ToGrpcStatus(status));
+      }
+    });
+    if (!queued) {
+      Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                          "the server is busy; send the file again with the same request_id"));
+    }
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  absl::Status Take() {
+    if (import_ == nullptr) {
+      if (!message_.has_header()) {
+        return absl::InvalidArgumentError(
+            "the first CreateBatch message must carry the header (tenant, request_id)");
+      }
+      const v1::BatchHeader& h = message_.header();
+      BatchHeader header;
+      header.tenant = h.tenant();
+      header.request_id = h.request_id();
+      header.validate_only = h.validate_only();
+      header.options = FromProto(h.options());
+      header.usage_location = h.usage_location();
+      GF_ASSIGN_OR_RETURN(import_, BatchImport::Begin(engine_, batches_, clock_, header));
+      return absl::OkStatus();
+    }
+    if (message_.has_header()) {
+      return absl::InvalidArgumentError("only the first CreateBatch message carries a header");
+    }
+    return import_->Feed(message_.csv_chunk());
+  }
+
+  absl::Status End() {
+    if (context_->IsCancelled()) return absl::CancelledError("the client went away");
+    if (import_ == nullptr) return absl::InvalidArgumentError("no header and no rows were sent");
+    GF_ASSIGN_OR_RETURN(BatchImportResult result, import_->Finish());
+    if (result.batch.id.empty()) {  // validate_only
+      response_->set_tenant(message_.has_header() ? message_.header().tenant() : "");
+      response_->set_rows_total(result.rows_read);
+      response_->set_rows_invalid(result.rows_invalid);
+      response_->set_input_complete(true);
+    } else {
+      GF_RETURN_IF_ERROR(FillBatch(batches_, clock_, result.batch.id, response_));
+    }
+    for (const BatchItemRecord& item : result.rejected) ToProto(item, response_->add_rejected());
+    return absl::OkStatus();
+  }
+
+  Engine* const engine_;
+  BatchStore* const batches_;
+  Clock* const clock_;
+  WorkerPool* const pool_;
+  grpc::CallbackServerContext* const context_;
+  v1::Batch* const response_;
+  v1::CreateBatchRequest message_;
+  std::unique_ptr<BatchImport> import_;
+};
+
+// Streams a batch's progress: a snapshot now, then one after each change
+// the feed announces (changes that come while a snapshot is being made or
+// written are folded into the next one), until the batch is done. At most
+// one fetch and one write are in flight; neither StartWrite nor Finish is
+// called with `mu_` held.
+class WatchBatchReactor : public grpc::ServerWriteReactor<v1::Batch> {
+ public:
+  WatchBatchReactor(Engine* engine, BatchStore* batches, Clock* clock, WorkerPool* pool,
+                    std::string id)
+      : engine_(engine), batches_(batches), clock_(clock), pool_(pool), id_(std::move(id)) {
+    token_ = engine_->feed()->Subscribe(BatchFeedKey(id_), [this] { Poke(); });
+    Poke();
+  }
+
+  void OnWriteDone(bool ok) override {
+    bool fetch = false;
+    std::optional<grpc::Status> finish;
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+      if (!ok) {
+        finish = grpc::Status(grpc::StatusCode::CANCELLED, "stream closed");
+      } else if (done_) {
+        finish = grpc::Status::OK;
+      } else if (dirty_) {
+        dirty_ = false;
+        fetching_ = fetch = true;
+      }
+      if (finish.has_value()) finished_ = true;
+    }
+    if (finish.has_value()) Finish(*finish);
+    if (fetch) StartFetch();
+  }
+
+  void OnCancel() override {
+    bool finish = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!finished_ && !writing_ && !fetching_) finish = finished_ = true;
+      cancelled_ = true;
+    }
+    if (finish) Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client"));
+  }
+
+  void OnDone() override {
+    engine_->feed()->Unsubscribe(token_);
+    Release();
+  }
+
+ private:
+  void Release() {
+    if (refs_.fetch_sub(1) == 1) delete this;
+  }
+
+  void Poke() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_) return;
+      if (fetching_ || writing_) {
+        dirty_ = true;
+        return;
+      }
+      fetching_ = true;
+    }
+    StartFetch();
+  }
+
+  void StartFetch() {
+    refs_.fetch_add(1);
+    if (!pool_->TrySubmit([this] { Fetch(); })) {
+      bool finish = false;
+      {
+        absl::MutexLock lock(&mu_);
+        fetching_ = false;
+        if (!finished_) finish = finished_ = true;
+      }
+      if (finish) {
+        Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                            "the server is busy; watch again later"));
+      }
+      Release();
+    }
+  }
+
+  void Fetch() {
+    v1::Batch snapshot;
+    const absl::Status status = FillBatch(batches_, clock_, id_, &snapshot);
+    std::optional<grpc::Status> finish;
+    bool write = false;
+    {
+      absl::MutexLock lock(&mu_);
+      fetching_ = false;
+      if (finished_) {
+        // OnCancel came meanwhile and left the finish to us.
+      } else if (cancelled_) {
+        finish = grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client");
+      } else if (!status.ok()) {
+        finish = ToGrpcStatus(status);
+      } else {
+        const std::string bytes = snapshot.SerializeAsString();
+        if (bytes != last_sent_) {
+          last_sent_ = bytes;
+          out_ = std::move(snapshot);
+          done_ = out_.done();
+          writing_ = write = true;
+        } else if (dirty_) {
+          // Nothing new yet: the next poke fetches again.
+          dirty_ = false;
+        }
+      }
+      if (finish.has_value()) finished_ = true;
+    }
+    if (finish.has_value()) Finish(*finish);
+    if (write) StartWrite(&out_);
+    Release();
+  }
+
+  Engine* const engine_;
+  BatchStore* const batches_;
+  Clock* const clock_;
+  WorkerPool* const pool_;
+  const std::string id_;
+  int64_t token_ = 0;
+  std::atomic<int> refs_{1};  // gRPC's (released in OnDone) + one per fetch
+  absl::Mutex mu_;
+  bool fetching_ ABSL_GUARDED_BY(mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool dirty_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  std::string last_sent_ ABSL_GUARDED_BY(mu_);
+  v1::Batch out_;  // owned by the write in flight
+};
+
+}  // namespace
+
+absl::Status FillBatch(BatchStore* batches, Clock* clock, absl::string_view id, v1::Batch* out) {
+  GF_ASSIGN_OR_RETURN(BatchRecord batch, batches->GetBatch(id));
+  GF_ASSIGN_OR_RETURN(BatchSummary summary, batches->Summarize(id));
+  out->set_name(absl::StrCat("batches/", batch.id));
+  out->set_tenant(batch.tenant);
+  out->set_request_id(batch.request_id);
+  out->set_rows_total(summary.rows_total);
+  out->set_rows_invalid(summary.rows_invalid);
+  out->set_input_complete(batch.input_complete);
+  int64_t finished = 0;
+  int64_t open = 0;
+  for (const auto& [state, count] : summary.counts) {
+    (*out->mutable_counts())[v1::OnboardingState_Name(ToProto(state))] = count;
+    (IsTerminal(state) ? finished : open) += count;
+  }
+  *out->mutable_create_time() = ToTimestamp(batch.create_time);
+  const bool done = batch.input_complete && open == 0;
+  out->set_done(done);
+  if (done && summary.last_finish_time.has_value()) {
+    *out->mutable_finish_time() = ToTimestamp(*summary.last_finish_time);
+  }
+  const absl::Time until =
+      done && summary.last_finish_time.has_value() ? *summary.last_finish_time : clock->Now();
+  const double seconds = absl::ToDoubleSeconds(until - batch.create_time);
+  out->set_guests_per_second(seconds > 0 ? static_cast<double>(finished) / seconds : 0.0);
+  return absl::OkStatus();
+}
+
+grpc::ServerReadReactor<v1::CreateBatchRequest>* BatchServiceImpl::CreateBatch(
+    grpc::CallbackServerContext* context, v1::Batch* response) {
+  return new CreateBatchReactor(engine_, batches_, clock_, pool_, context, response);
+}
+
+grpc::ServerUnaryReactor* BatchServiceImpl::GetBatch(grpc::CallbackServerContext* context,
+                                                     const v1::GetBatchRequest* request,
+                                                     v1::Batch* response) {
+  auto* reactor = context->DefaultReactor();
+  RunAndFinish(pool_, reactor, [this, request, response]() -> absl::Status {
+    GF_ASSIGN_OR_RETURN(std::string id, ParseBatchName(request->name(), "name"));
+    return FillBatch(batches_, clock_, id, response);
+  });
+  return reactor;
+}
+
+grpc::ServerWriteReactor<v1::Batch>* BatchServiceImpl::WatchBatch(
+    grpc::CallbackServerContext* context, const v1::WatchBatchRequest* request) {
+  absl::StatusOr<std::string> id = ParseBatchName(request->name(), "name");
+  if (!id.ok()) {
+    return new RefusedWriteReactor<v1::Batch>(ToGrpcStatus(id.status()));
+  }
+  return new WatchBatchReactor(engine_, batches_, clock_, pool_, *std::move(id));
+}
+
+grpc::ServerUnaryReactor* BatchServiceImpl::ListBatchItems(grpc::CallbackServerContext* context,
+                                                           const v1::ListBatchItemsRequest* request,
+                                                           v1::ListBatchItemsResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  RunAndFinish(pool_, reactor, [this, request, response]() -> absl::Status {
+    GF_ASSIGN_OR_RETURN(std::string id, ParseBatchName(request->parent(), "parent"));
+    BatchItemQuery query;
+    query.batch_id = id;
+    query.state = FromProto(request->state());
+    query.invalid_only = request->invalid();
+    if (request->page_size() < 0) {
+      return absl::InvalidArgumentError("page_size: must not be negative");
+    }
+    query.page_size =
+        request->page_size() == 0 ? kDefaultPageSize : std::min(request->page_size(), kMaxPageSize);
+    query.page_token = request->page_token();
+    GF_ASSIGN_OR_RETURN(BatchItemPage page, batches_->ListItems(query));
+    for (const BatchItemRecord& item : page.items) ToProto(item, response->add_items());
+    response->set_next_page_token(page.next_page_token);
+    return absl::OkStatus();
+  });
+  return reactor;
+}
+
+}  // namespace guestflow
