@@ -46,6 +46,7 @@ class ServerProcess {
   // exits. Returns false if it exited; exit_code() and log() say why.
   bool Start();
   int port() const { return port_; }
+  pid_t pid() const { return pid_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   std::shared_ptr<grpc::Channel> Channel() const;
 
