@@ -114,6 +114,13 @@ struct Tenant {
   Sku* FindSku(absl::string_view sku_id);
 };
 
+// One throttling limit set by hand instead of scaled from Microsoft's figure
+// (knobs.throttle_limits).
+struct LimitOverride {
+  double requests = 0;  // > 0
+  double per_s = 0;     // the window in seconds; 0: the documented window
+};
+
 // Behaviour knobs; settable from the fixture and at run time.
 struct Knobs {
   // Added latency per service ("token", "graph", "admin", "dataverse").
@@ -123,9 +130,13 @@ struct Knobs {
   int license_propagation_ms = 0;   // addUser says userNotLicensed this long after assignLicense
   int dataverse_sync_delay_ms = 0;  // systemuser invisible this long after addUser
   double throttle_scale = 1.0;      // multiplies the documented limits; 0 disables throttling
-  double error_rate = 0;            // share of requests answered 503
-  double reset_rate = 0;            // share of connections reset before answering
-  double slow_rate = 0;             // share of requests delayed by slow_ms
+  // Limits given exactly, by name: graph_writes, graph_resource_units,
+  // dataverse, dataverse_concurrent (requests only), admin. Not scaled; the
+  // others stay scaled by throttle_scale.
+  std::map<std::string, LimitOverride> throttle_limits;
+  double error_rate = 0;  // share of requests answered 503
+  double reset_rate = 0;  // share of connections reset before answering
+  double slow_rate = 0;   // share of requests delayed by slow_ms
   int slow_ms = 0;
 };
 

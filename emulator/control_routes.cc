@@ -14,12 +14,17 @@ namespace guestflow::emulator {
 namespace {
 
 nlohmann::json KnobsJson(const Knobs& k) {
+  nlohmann::json limits = nlohmann::json::object();
+  for (const auto& [name, o] : k.throttle_limits) {
+    limits[name] = {{"requests", o.requests}, {"per_s", o.per_s}};
+  }
   return {{"latency_ms", k.latency_ms},
           {"replication_lag_ms", k.replication_lag_ms},
           {"usage_location_lag_ms", k.usage_location_lag_ms},
           {"license_propagation_ms", k.license_propagation_ms},
           {"dataverse_sync_delay_ms", k.dataverse_sync_delay_ms},
           {"throttle_scale", k.throttle_scale},
+          {"throttle_limits", limits},
           {"error_rate", k.error_rate},
           {"reset_rate", k.reset_rate},
           {"slow_rate", k.slow_rate},

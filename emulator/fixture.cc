@@ -59,8 +59,8 @@ void ParseKnobs(const YAML::Node& n, Knobs& k) {
   if (!n) return;
   CheckKeys(n, "knobs",
             {"latency_ms", "replication_lag_ms", "usage_location_lag_ms", "license_propagation_ms",
-             "dataverse_sync_delay_ms", "throttle_scale", "error_rate", "reset_rate", "slow_rate",
-             "slow_ms"});
+             "dataverse_sync_delay_ms", "throttle_scale", "throttle_limits", "error_rate",
+             "reset_rate", "slow_rate", "slow_ms"});
   k.latency_ms = Get<std::map<std::string, int>>(n, "latency_ms", "knobs", k.latency_ms);
   k.replication_lag_ms = Get<int>(n, "replication_lag_ms", "knobs", k.replication_lag_ms);
   k.usage_location_lag_ms = Get<int>(n, "usage_location_lag_ms", "knobs", k.usage_location_lag_ms);
@@ -69,6 +69,29 @@ void ParseKnobs(const YAML::Node& n, Knobs& k) {
   k.dataverse_sync_delay_ms =
       Get<int>(n, "dataverse_sync_delay_ms", "knobs", k.dataverse_sync_delay_ms);
   k.throttle_scale = Get<double>(n, "throttle_scale", "knobs", k.throttle_scale);
+  if (const YAML::Node limits = n["throttle_limits"]; limits) {
+    if (!limits.IsMap())
+      Fail("knobs.throttle_limits", "must be a map of limit name to {requests, per_s}");
+    std::map<std::string, LimitOverride> parsed;
+    for (const auto& entry : limits) {
+      const std::string name = entry.first.as<std::string>();
+      const std::string p = absl::StrCat("knobs.throttle_limits.", name);
+      if (name != "graph_writes" && name != "graph_resource_units" && name != "dataverse" &&
+          name != "dataverse_concurrent" && name != "admin") {
+        Fail(p,
+             "unknown limit (graph_writes, graph_resource_units, dataverse, "
+             "dataverse_concurrent, admin)");
+      }
+      CheckKeys(entry.second, p, {"requests", "per_s"});
+      LimitOverride o;
+      o.requests = Get<double>(entry.second, "requests", p, 0);
+      o.per_s = Get<double>(entry.second, "per_s", p, 0);
+      if (!(o.requests >= 1)) Fail(absl::StrCat(p, ".requests"), "must be at least 1");
+      if (!(o.per_s >= 0)) Fail(absl::StrCat(p, ".per_s"), "must be positive (or 0: documented)");
+      parsed[name] = o;
+    }
+    k.throttle_limits = std::move(parsed);
+  }
   k.error_rate = Get<double>(n, "error_rate", "knobs", k.error_rate);
   k.reset_rate = Get<double>(n, "reset_rate", "knobs", k.reset_rate);
   k.slow_rate = Get<double>(n, "slow_rate", "knobs", k.slow_rate);

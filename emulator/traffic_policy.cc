@@ -172,6 +172,20 @@ int64_t ScaledCount(double documented, double scale) {
   return std::max<int64_t>(1, std::llround(documented * scale));
 }
 
+// A limit in force: the documented one scaled, or knobs.throttle_limits[name].
+struct Limit {
+  double requests;
+  absl::Duration window;
+};
+
+Limit LimitFor(const Knobs& knobs, const std::string& name, double documented,
+               absl::Duration window) {
+  if (auto it = knobs.throttle_limits.find(name); it != knobs.throttle_limits.end()) {
+    return {it->second.requests, it->second.per_s > 0 ? absl::Seconds(it->second.per_s) : window};
+  }
+  return {documented * knobs.throttle_scale, window};
+}
+
 }  // namespace
 
 bool IsGraphWrite(absl::string_view method) {
@@ -226,9 +240,10 @@ std::string IntegerRetryAfter(absl::Duration wait) {
 TokenBucket& TrafficPolicy::BucketFor(const std::string& key, double capacity,
                                       absl::Duration window, absl::Time now) {
   Bucket& b = buckets_[key];
-  // A changed limit (throttle_scale, tenant size) starts a fresh, full bucket.
-  if (b.bucket == nullptr || b.capacity != capacity) {
+  // A changed limit (throttle_scale, throttle_limits, tenant size) starts a fresh, full bucket.
+  if (b.bucket == nullptr || b.capacity != capacity || b.window != window) {
     b.capacity = capacity;
+    b.window = window;
     b.bucket = std::make_unique<TokenBucket>(capacity, window, now);
   }
   return *b.bucket;
@@ -237,15 +252,16 @@ TokenBucket& TrafficPolicy::BucketFor(const std::string& key, double capacity,
 SlidingWindowCounter& TrafficPolicy::WindowFor(const std::string& key, int64_t limit,
                                                absl::Duration window) {
   Window& w = windows_[key];
-  if (w.counter == nullptr || w.limit != limit) {
+  if (w.counter == nullptr || w.limit != limit || w.window != window) {
     w.limit = limit;
+    w.window = window;
     w.counter = std::make_unique<SlidingWindowCounter>(limit, window);
   }
   return *w.counter;
 }
 
 bool TrafficPolicy::ThrottleGraph(const httplib::Request& req, httplib::Response& res,
-                                  const Caller& caller, double scale) {
+                                  const Caller& caller, const Knobs& knobs) {
   // sendMail is the Outlook service, with limits of its own per mailbox.
   if (absl::EndsWithIgnoreCase(req.path, "/sendMail")) return false;
   const int cost = GraphRequestCost(req.method, req.path, req.params);
@@ -258,14 +274,16 @@ bool TrafficPolicy::ThrottleGraph(const httplib::Request& req, httplib::Response
   double used = 0;
   {
     absl::MutexLock lock(&mu_);
+    const Limit ru =
+        LimitFor(knobs, "graph_resource_units", GraphResourceUnitLimit(caller.tenant_users),
+                 kGraphResourceUnitWindow);
     TokenBucket& units =
-        BucketFor(absl::StrCat("graph-ru|", key),
-                  std::max(1.0, GraphResourceUnitLimit(caller.tenant_users) * scale),
-                  kGraphResourceUnitWindow, now);
+        BucketFor(absl::StrCat("graph-ru|", key), std::max(1.0, ru.requests), ru.window, now);
     TokenBucket* writes = nullptr;
     if (write) {
-      writes = &BucketFor(absl::StrCat("graph-write|", key), std::max(1.0, kGraphWrites * scale),
-                          kGraphWriteWindow, now);
+      const Limit w = LimitFor(knobs, "graph_writes", kGraphWrites, kGraphWriteWindow);
+      writes =
+          &BucketFor(absl::StrCat("graph-write|", key), std::max(1.0, w.requests), w.window, now);
     }
     // Both quotas are checked before either is charged: a refused request
     // costs nothing.
@@ -296,9 +314,12 @@ bool TrafficPolicy::ThrottleGraph(const httplib::Request& req, httplib::Response
   return true;
 }
 
-bool TrafficPolicy::ThrottleDataverse(httplib::Response& res, const Caller& caller, double scale) {
+bool TrafficPolicy::ThrottleDataverse(httplib::Response& res, const Caller& caller,
+                                      const Knobs& knobs) {
   const std::string key = absl::StrCat(caller.audience, "|", caller.client_id);
-  const int64_t concurrent = ScaledCount(kDataverseConcurrent, scale);
+  const int64_t concurrent = ScaledCount(
+      LimitFor(knobs, "dataverse_concurrent", kDataverseConcurrent, absl::ZeroDuration()).requests,
+      1.0);
   if (!concurrency_.TryAcquire(key, concurrent)) {
     // When a running request will end is unknowable here: a short, fixed
     // Retry-After stands in for the real time.
@@ -308,13 +329,13 @@ bool TrafficPolicy::ThrottleDataverse(httplib::Response& res, const Caller& call
         absl::StrCat("Number of concurrent requests exceeded the limit of ", concurrent, "."));
     return true;
   }
-  const int64_t limit = ScaledCount(kDataverseRequests, scale);
+  const Limit dv = LimitFor(knobs, "dataverse", kDataverseRequests, kDataverseWindow);
+  const int64_t limit = ScaledCount(dv.requests, 1.0);
   absl::Duration wait;
   int64_t remaining = 0;
   {
     absl::MutexLock lock(&mu_);
-    SlidingWindowCounter& window =
-        WindowFor(absl::StrCat("dataverse|", key), limit, kDataverseWindow);
+    SlidingWindowCounter& window = WindowFor(absl::StrCat("dataverse|", key), limit, dv.window);
     wait = window.TryAdd(absl::Now());
     remaining = limit - window.Count(absl::Now());
   }
@@ -324,7 +345,7 @@ bool TrafficPolicy::ThrottleDataverse(httplib::Response& res, const Caller& call
     SendDataverseError(
         res, 429, "0x80072322",
         absl::StrCat("Number of requests exceeded the limit of ", limit, " over time window of ",
-                     absl::ToInt64Seconds(kDataverseWindow), " seconds."));
+                     absl::ToInt64Seconds(dv.window), " seconds."));
     return true;
   }
   res.set_header("x-ms-ratelimit-burst-remaining-xrm-requests", absl::StrCat(remaining));
@@ -336,13 +357,15 @@ bool TrafficPolicy::ThrottleDataverse(httplib::Response& res, const Caller& call
   return false;
 }
 
-bool TrafficPolicy::ThrottleAdmin(httplib::Response& res, const Caller& caller, double scale) {
-  const int64_t limit = ScaledCount(kAdminRequests, scale);
+bool TrafficPolicy::ThrottleAdmin(httplib::Response& res, const Caller& caller,
+                                  const Knobs& knobs) {
+  const Limit admin = LimitFor(knobs, "admin", kAdminRequests, kAdminWindow);
+  const int64_t limit = ScaledCount(admin.requests, 1.0);
   absl::Duration wait;
   {
     absl::MutexLock lock(&mu_);
     wait = WindowFor(absl::StrCat("admin|", caller.tenant_id, "|", caller.client_id), limit,
-                     kAdminWindow)
+                     admin.window)
                .TryAdd(absl::Now());
   }
   if (wait == absl::ZeroDuration()) return false;
@@ -395,14 +418,13 @@ bool TrafficPolicy::Before(const httplib::Request& req, httplib::Response& res,
 
   // A token of another service's audience is the route's business (401).
   if (caller.has_value() && knobs.throttle_scale > 0) {
-    const double scale = knobs.throttle_scale;
     bool throttled = false;
     if (service == "graph" && caller->audience == "graph") {
-      throttled = ThrottleGraph(req, res, *caller, scale);
+      throttled = ThrottleGraph(req, res, *caller, knobs);
     } else if (service == "dataverse" && caller->audience == DataverseAudienceOf(req.path)) {
-      throttled = ThrottleDataverse(res, *caller, scale);
+      throttled = ThrottleDataverse(res, *caller, knobs);
     } else if (service == "admin" && caller->audience == "admin") {
-      throttled = ThrottleAdmin(res, *caller, scale);
+      throttled = ThrottleAdmin(res, *caller, knobs);
     }
     if (throttled) return true;
   }

@@ -20,7 +20,9 @@
 //   admin      per (tenant, app): 100 requests per 60 s sliding window. NOT
 //              documented by Microsoft: a figure of the same order as the
 //              Power Platform's other per-user request limits.
-// Scaling multiplies the counts (never below 1), not the windows. Retry-After
+// Scaling multiplies the counts (never below 1), not the windows.
+// knobs.throttle_limits sets one limit exactly instead (count and window,
+// not scaled), e.g. a Graph write limit that binds within a short benchmark. Retry-After
 // is the real time until the bucket or window has room again.
 //
 // Faults, drawn independently per request with absl::BitGen:
@@ -101,18 +103,20 @@ class TrafficPolicy {
   };
   struct Bucket {
     double capacity = 0;
+    absl::Duration window;
     std::unique_ptr<TokenBucket> bucket;
   };
   struct Window {
     int64_t limit = 0;
+    absl::Duration window;
     std::unique_ptr<SlidingWindowCounter> counter;
   };
 
   // True when the request was answered with 429.
   bool ThrottleGraph(const httplib::Request& req, httplib::Response& res, const Caller& caller,
-                     double scale);
-  bool ThrottleDataverse(httplib::Response& res, const Caller& caller, double scale);
-  bool ThrottleAdmin(httplib::Response& res, const Caller& caller, double scale);
+                     const Knobs& knobs);
+  bool ThrottleDataverse(httplib::Response& res, const Caller& caller, const Knobs& knobs);
+  bool ThrottleAdmin(httplib::Response& res, const Caller& caller, const Knobs& knobs);
 
   TokenBucket& BucketFor(const std::string& key, double capacity, absl::Duration window,
                          absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -368,6 +368,53 @@ TEST_F(TrafficPolicyTest, AdminApiWindow) {
   EXPECT_LE(seconds, 60);
 }
 
+TEST_F(TrafficPolicyTest, ThrottleLimitsSetOneLimitExactlyAndLeaveTheOthersScaled) {
+  const std::string graph_token = GraphToken();
+  const std::string admin_token = AdminToken();
+  // Graph writes: 2 per 4 s (a bucket refilling 0.5 a second), not 3,000 x
+  // 1000 per 150 s; the admin API stays at its scaled 100 x 0.02 = 2 per 60 s.
+  env_.SetKnobs({{"throttle_scale", 0.02},
+                 {"throttle_limits", {{"graph_writes", {{"requests", 2}, {"per_s", 4}}}}}});
+  auto graph = Client(graph_token);
+  const std::string missing = "/v1.0/users/00000000-0000-0000-0000-000000000000";
+  for (int i = 0; i < 2; ++i) {
+    auto res = graph->Patch(missing.c_str(), R"({"givenName":"x"})", "application/json");
+    ASSERT_TRUE(res);
+    EXPECT_NE(res->status, 429) << i;
+  }
+  auto write = graph->Patch(missing.c_str(), R"({"givenName":"x"})", "application/json");
+  ASSERT_TRUE(write);
+  ASSERT_EQ(write->status, 429);
+  EXPECT_EQ(write->get_header_value("x-ms-throttle-information"), "WriteLimitExceeded");
+  const double wait = RetryAfterSeconds(*write);
+  EXPECT_GT(wait, 1.5);  // one token refills in 2 s
+  EXPECT_LE(wait, 2.001);
+
+  auto admin = Client(admin_token);
+  for (int i = 0; i < 2; ++i) {
+    auto res = admin->Get(AdminPath().c_str());
+    ASSERT_TRUE(res);
+    EXPECT_NE(res->status, 429) << i;
+  }
+  auto throttled = admin->Get(AdminPath().c_str());
+  ASSERT_TRUE(throttled);
+  EXPECT_EQ(throttled->status, 429);
+
+  // The knobs show the override; an unknown limit name is refused.
+  httplib::Client control(env_.base_url());
+  auto shown = control.Get("/_emulator/knobs");
+  ASSERT_TRUE(shown);
+  auto knobs = nlohmann::json::parse(shown->body);
+  EXPECT_EQ(knobs["throttle_limits"]["graph_writes"]["requests"], 2);
+  EXPECT_EQ(knobs["throttle_limits"]["graph_writes"]["per_s"], 4);
+  auto bad =
+      control.Post("/_emulator/knobs", R"({"throttle_limits":{"graph_reads":{"requests":1}}})",
+                   "application/json");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_NE(bad->body.find("knobs.throttle_limits.graph_reads"), std::string::npos) << bad->body;
+}
+
 TEST_F(TrafficPolicyTest, ScaleZeroTurnsThrottlingOff) {
   const std::string token = DataverseToken();
   env_.SetKnobs({{"throttle_scale", 0}});
