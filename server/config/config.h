@@ -101,6 +101,10 @@ struct LimitsConfig {
   RateLimitConfig graph_writes{3000, absl::Seconds(150), 0};
   // Dataverse service protection: per app user and environment (instance).
   RateLimitConfig dataverse{6000, absl::Seconds(300), 52};
+  // Power Platform admin API (addUser): per app and directory. Microsoft
+  // publishes no figure; 100 per 60 s is the emulator's, of the order of the
+  // platform's other per-user limits.
+  RateLimitConfig admin{100, absl::Seconds(60), 0};
   // The longest a step waits for a slot before its request is answered as
   // throttled (a synthetic 429) instead of being sent.
   absl::Duration max_wait = absl::Seconds(30);

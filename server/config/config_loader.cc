@@ -685,12 +685,15 @@ class Loader {
 
   void LoadLimits(const YAML::Node& node, const std::string& path, absl::Duration lease,
                   LimitsConfig* out) {
-    MapReader m(node, path, errors_, {"graph_writes", "dataverse", "max_wait"});
+    MapReader m(node, path, errors_, {"graph_writes", "dataverse", "admin", "max_wait"});
     if (const YAML::Node* n = m.Get("graph_writes")) {
       LoadRateLimit(*n, m.PathOf("graph_writes"), /*has_concurrency=*/false, &out->graph_writes);
     }
     if (const YAML::Node* n = m.Get("dataverse")) {
       LoadRateLimit(*n, m.PathOf("dataverse"), /*has_concurrency=*/true, &out->dataverse);
+    }
+    if (const YAML::Node* n = m.Get("admin")) {
+      LoadRateLimit(*n, m.PathOf("admin"), /*has_concurrency=*/false, &out->admin);
     }
     if (const YAML::Node* n = m.Get("max_wait")) {
       if (auto d = values_.Duration(*n, m.PathOf("max_wait"))) {
@@ -714,7 +717,8 @@ class Loader {
     MapReader m(node, path, errors_, std::move(keys));
     if (!m.valid()) return;
     if (const YAML::Node* n = m.Get("requests")) {
-      if (auto v = values_.Int(*n, m.PathOf("requests"), 0, 100000000)) out->requests = *v;
+      // The limiter keeps the time of each of the last `requests` requests.
+      if (auto v = values_.Int(*n, m.PathOf("requests"), 0, 1000000)) out->requests = *v;
     }
     if (const YAML::Node* n = m.Get("per")) {
       if (auto d = values_.Duration(*n, m.PathOf("per"))) {

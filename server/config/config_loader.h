@@ -32,7 +32,10 @@
 //                                  # per app (client_id) and directory
 //     dataverse: {requests: 6000, per: 300s, concurrent: 52}  # per app and
 //                                  # instance (instance_url host)
-//                                  # requests: 0..100000000 (0 = no rate limit);
+//     admin: {requests: 100, per: 60s}  # Power Platform admin API (addUser)
+//                                  # per app and directory
+//                                  # at most `requests` in any window `per`;
+//                                  # requests: 0..1000000 (0 = no rate limit);
 //                                  # per: positive, at most 24h;
 //                                  # concurrent: 0..10000 (0 = no cap)
 //     max_wait: 30s                # positive, at most engine.lease: the longest a

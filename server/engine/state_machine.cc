@@ -191,6 +191,28 @@ absl::StatusOr<std::vector<OnboardingEvent>> ApplyOutcome(Onboarding& o, StepKin
       WaitUntil(o, *step, now + std::max(delay, absl::ZeroDuration()), now);
       break;
     }
+    case StepOutcome::Kind::kThrottled: {
+      // The cloud sets the pace: no attempt is used up, however long a
+      // large batch keeps the limit reached, but the step does not wait
+      // forever either.
+      if (!step->wait_since.has_value()) {
+        step->wait_since = now;
+        events.push_back(
+            Event(now, "step_throttled", kind, absl::StrCat("throttled: ", outcome.error)));
+      }
+      if (now - *step->wait_since >= policy.max_step_wait) {
+        FailOnboarding(o, *step,
+                       absl::StrCat("still throttled after ", Seconds(now - *step->wait_since),
+                                    ": ", outcome.error),
+                       now, events);
+        break;
+      }
+      step->last_error = outcome.error;
+      // Without a Retry-After: the first retry's back-off.
+      const absl::Duration delay = policy.DelayAfter(1, outcome.retry_after, rng);
+      WaitUntil(o, *step, now + std::max(delay, absl::ZeroDuration()), now);
+      break;
+    }
     case StepOutcome::Kind::kFailed: {
       ++step->attempts;
       FailOnboarding(o, *step, outcome.error.empty() ? "failed" : outcome.error, now, events);

@@ -19,10 +19,12 @@ struct StepOutcome {
     kSucceeded,  // done
     kRetry,      // transient failure: counts as an attempt
     kWait,       // still waiting on the cloud: not an attempt, bounded in time
+    kThrottled,  // a retry right after a 429: not an attempt, bounded in
+                 // time like kWait
     kFailed,     // permanent failure
   };
   Kind kind = Kind::kSucceeded;
-  std::string error;                           // why, for kRetry/kWait/kFailed
+  std::string error;                           // why, for all but kSucceeded
   std::optional<absl::Duration> retry_after;   // asked for by the plugin
   std::map<std::string, std::string> outputs;  // set during the call
   std::string plugin;                          // the plugin that ran it

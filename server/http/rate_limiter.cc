@@ -27,6 +27,7 @@ constexpr double kMaxRetryAfterSeconds = 86400.0 * 365;
 
 constexpr char kGraph[] = "graph";
 constexpr char kDataverse[] = "dataverse";
+constexpr char kAdmin[] = "admin";
 
 // The lower-case host[:port] of an absolute URL, or "".
 std::string UrlHost(absl::string_view url) {
@@ -62,13 +63,17 @@ struct RateLimiter::Bucket {
   // From the limits (ApplyLimits).
   bool writes_only = false;  // graph: reads are never limited
   bool rate_on = false;
-  absl::Duration interval = absl::ZeroDuration();   // GCRA emission interval
-  absl::Duration tolerance = absl::ZeroDuration();  // (burst - 1) * interval
-  int64_t concurrent = 0;                           // 0: no cap
+  int64_t requests = 0;                           // at most this many ...
+  absl::Duration per = absl::ZeroDuration();      // ... in any window this long
+  absl::Duration spacing = absl::ZeroDuration();  // per / requests, after a pause
+  int64_t concurrent = 0;                         // 0: no cap
 
-  // GCRA's theoretical arrival time: a limited request may leave at
-  // tat - tolerance.
-  absl::Time tat = absl::InfinitePast();
+  // When the last `requests` limited requests left, oldest first.
+  std::deque<absl::Time> sent;
+  // After a pause, until recover_until: the next limited request leaves no
+  // earlier than paced_from, and each one pushes it `spacing` further.
+  absl::Time paced_from = absl::InfinitePast();
+  absl::Time recover_until = absl::InfinitePast();
   absl::Time paused_until = absl::InfinitePast();
   absl::Time pause_started = absl::InfinitePast();
   // The last pause taken without Retry-After; zero after a success.
@@ -191,6 +196,8 @@ void RateLimiter::ApplyLimits(Bucket& b, absl::Time now) {
     b.writes_only = true;
   } else if (b.key.service == kDataverse) {
     limit = &limits_.dataverse;
+  } else if (b.key.service == kAdmin) {
+    limit = &limits_.admin;
   }
   if (limit == nullptr) {
     b.rate_on = false;
@@ -198,33 +205,36 @@ void RateLimiter::ApplyLimits(Bucket& b, absl::Time now) {
     return;
   }
   b.concurrent = std::max<int64_t>(0, limit->concurrent);
-  const bool was_on = b.rate_on;
-  const absl::Duration old_interval = b.interval;
   b.rate_on = limit->requests > 0 && limit->per > absl::ZeroDuration();
-  if (!b.rate_on) return;
-  // Any window of length `per` holds at most burst + per / interval requests;
-  // with interval = per / (requests - burst) that is exactly `requests`.
-  // Rounding the interval up keeps it so.
-  const int64_t burst = std::max<int64_t>(1, limit->requests / 10);
-  const int64_t sustained = std::max<int64_t>(1, limit->requests - burst);
-  b.interval = absl::Ceil(limit->per / sustained, absl::Nanoseconds(1));
-  b.tolerance = b.interval * (burst - 1);
-  // The requests a bucket owes (tat ahead of now) stay owed, counted in the
-  // new interval: a faster limit is felt at once, a slower one too. A bucket
-  // that was not limited owes nothing.
-  if (!was_on) {
-    b.tat = std::min(b.tat, now);
-  } else if (b.tat > now && old_interval > absl::ZeroDuration()) {
-    b.tat = now + b.interval * absl::FDivDuration(b.tat - now, old_interval);
+  if (!b.rate_on) {
+    b.sent.clear();
+    return;
   }
-  if (b.paused_until > now) b.tat = std::max(b.tat, b.paused_until + b.tolerance);
+  b.requests = limit->requests;
+  b.per = limit->per;
+  b.spacing = absl::Ceil(limit->per / limit->requests, absl::Nanoseconds(1));
+  // The requests already sent stay in the log: a smaller limit is felt at
+  // once. Only the newest `requests` can matter.
+  while (static_cast<int64_t>(b.sent.size()) > b.requests) b.sent.pop_front();
+  if (b.paused_until > now) b.recover_until = b.paused_until + b.per;
 }
 
 absl::Time RateLimiter::EarliestSlot(const Bucket& b, absl::Time now, size_t position) const {
   absl::Time slot = std::max(now, b.paused_until);
-  if (b.rate_on) {
-    const absl::Time base = std::max(b.tat, now);
-    slot = std::max(slot, base + b.interval * static_cast<int64_t>(position) - b.tolerance);
+  if (!b.rate_on) return slot;
+  // The request at `position` is the (sent + position + 1)-th: it needs the
+  // one `requests` before it to be more than `per` ago. That one may itself
+  // still be waiting: then its own earliest slot stands in for its time.
+  const int64_t before =
+      static_cast<int64_t>(b.sent.size()) + static_cast<int64_t>(position) - b.requests;
+  if (before >= 0) {
+    const absl::Time left = before < static_cast<int64_t>(b.sent.size())
+                                ? b.sent[static_cast<size_t>(before)]
+                                : EarliestSlot(b, now, static_cast<size_t>(before) - b.sent.size());
+    slot = std::max(slot, left + b.per);
+  }
+  if (b.paced_from > now || b.recover_until > now) {
+    slot = std::max(slot, std::max(b.paced_from, now) + b.spacing * static_cast<int64_t>(position));
   }
   return slot;
 }
@@ -234,9 +244,12 @@ void RateLimiter::Pause(Bucket& b, absl::Time now, absl::Time until) {
   const bool is_new = b.paused_until <= now;
   if (is_new) b.pause_started = now;
   b.paused_until = until;
-  // The first request after the pause leaves at its end, the others at the
-  // sustained rate: a burst right then would likely be throttled again.
-  if (b.rate_on) b.tat = std::max(b.tat, until + b.tolerance);
+  // The first request after the pause leaves at its end, the others evenly
+  // spaced: a burst right then would likely be throttled again.
+  if (b.rate_on) {
+    b.paced_from = std::max(b.paced_from, until);
+    b.recover_until = until + b.per;
+  }
   b.cv.SignalAll();
   LogWarn(absl::StrCat(is_new ? "pausing " : "extending the pause of ",
                        b.key.service.empty() ? "unnamed-service" : b.key.service, " requests for ",
@@ -314,7 +327,11 @@ RateLimiter::Permit RateLimiter::Acquire(const RateKey& key, absl::string_view m
     const bool slot_free = b.concurrent == 0 || b.in_flight < b.concurrent;
     if (position == 0 && slot <= now && slot_free) {
       b.queue.pop_front();
-      if (b.rate_on) b.tat = std::max(b.tat, now) + b.interval;
+      if (b.rate_on) {
+        b.sent.push_back(now);
+        if (static_cast<int64_t>(b.sent.size()) > b.requests) b.sent.pop_front();
+        if (now < b.recover_until) b.paced_from = std::max(b.paced_from, now) + b.spacing;
+      }
       b.cv.SignalAll();  // the next in line is now first
       return Grant(b, start, now, /*take_slot=*/true);
     }

@@ -8,24 +8,31 @@
 //              limited, but wait out a pause like writes.
 //   dataverse  client_id + the host of instance_url. Every request counts
 //              against limits.dataverse (rate and concurrency).
-//   any other  ("login", "admin", "webhook"...): client_id + directory + the
-//              request's URL host. Never limited, only paused.
+//   admin      client_id + directory + the request's URL host (the Power
+//              Platform admin API, addUser). Every request counts against
+//              limits.admin.
+//   any other  ("login", "webhook"...): client_id + directory + the request's
+//              URL host. Never limited, only paused.
 // A request without a service is taken as "graph" or "dataverse" when its URL
 // host is the tenant's graph_url or instance_url host.
 //
-// Rate. A GCRA (a token bucket without a timer) with a burst of
-// max(1, requests / 10) and a sustained rate of (requests - burst) per `per`:
-// no window of length `per` ever holds more than `requests` requests, even
-// when a burst and the steady flow meet. Waiting requests of a bucket leave
-// in FIFO order.
+// Rate. A sliding window log: a limited request may leave when fewer than
+// `requests` requests of its bucket left in the `per` before it. That is
+// exactly the limit, whichever way the cloud counts it: a sliding window
+// (Dataverse) is never exceeded, and neither is a token bucket of `requests`
+// refilled over `per` (Graph), since no window holds more than `requests`.
+// The whole allowance can go at once; over time, `requests` per `per` leave.
+// The log keeps the times of the last `requests` requests (16 bytes each).
+// Waiting requests of a bucket leave in FIFO order.
 //
 // Pauses. A response 429, or 503 with Retry-After, pauses the whole bucket
 // until Retry-After (delay-seconds, fractional allowed, or an HTTP-date;
 // capped at one hour); without Retry-After for 1 s, doubling on each further
 // 429 to a request sent after the previous pause began, up to 30 s, and back
 // to 1 s after any other answer that is not a 5xx. A pause never gets
-// shorter. After a pause, limited requests leave at the sustained rate, not
-// in a burst.
+// shorter. For one `per` after a pause, limited requests leave evenly spaced
+// (per / requests apart), not in a burst that would likely be throttled
+// again.
 //
 // Waiting. Acquire blocks the calling thread (an engine worker) until its
 // slot. When the slot is further away than limits.max_wait, or it has not
@@ -163,7 +170,7 @@ class RateLimiter {
   Permit Acquire(const RateKey& key, absl::string_view method);
 
   // Applies new limits to every bucket, now and for new ones. Waiters
-  // re-plan at once. Pauses, the GCRA state and slots held are kept.
+  // re-plan at once. Pauses, the window log and slots held are kept.
   void SetLimits(const LimitsConfig& limits);
   LimitsConfig limits() const;
 
@@ -178,7 +185,8 @@ class RateLimiter {
   Bucket& BucketFor(const RateKey& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ApplyLimits(Bucket& bucket, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The earliest time the limited request at `position` of the bucket's
-  // queue may leave, as far as the rate and a pause go.
+  // queue may leave, as far as the window, a pause and the pacing after it
+  // go.
   absl::Time EarliestSlot(const Bucket& bucket, absl::Time now, size_t position) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Pause(Bucket& bucket, absl::Time now, absl::Time until) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -80,6 +80,7 @@ int32_t AnswerThrottled(gf_call* call, const RateLimiter::Permit& permit,
       nlohmann::json{{"error", {{"code", "TooManyRequests"}, {"message", message}}}}.dump(
           -1, ' ', false, nlohmann::json::error_handler_t::replace);
   absl::MutexLock lock(&call->mu);
+  call->last_answer_throttled = true;
   response->status = 429;
   response->body = call->Keep(body);
   std::vector<gf_http_header>& headers = call->header_arena.emplace_back();
@@ -148,11 +149,13 @@ int32_t HostHttp(gf_call* call, const gf_http_request* request,
       return malformed(result.status().message());
     }
     absl::MutexLock lock(&call->mu);
+    call->last_answer_throttled = false;
     response->transport_error = call->Keep(std::string(result.status().message()));
     return 0;
   }
   permit.Finish(*result);
   absl::MutexLock lock(&call->mu);
+  call->last_answer_throttled = result->status == 429;
   response->status = result->status;
   response->body = call->Keep(std::move(result->body));
   std::vector<gf_http_header>& headers = call->header_arena.emplace_back();

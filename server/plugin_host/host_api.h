@@ -85,6 +85,11 @@ struct gf_call {
   std::map<std::string, std::string> outputs ABSL_GUARDED_BY(mu);
   std::string error ABSL_GUARDED_BY(mu);
   std::optional<absl::Duration> retry_after ABSL_GUARDED_BY(mu);
+  // Whether the last answer http() gave the plugin was 429, the cloud's or
+  // the limiter's own. A retry asked for right after it is the cloud's pace,
+  // not a failed attempt. (A 503 is a fault, even with Retry-After: retries
+  // after it count, so that a broken service ends in failure.)
+  bool last_answer_throttled ABSL_GUARDED_BY(mu) = false;
   std::vector<guestflow::PluginCheck> checks ABSL_GUARDED_BY(mu);
 
   // Copies `s` into the arena and returns a view of the copy.

@@ -285,7 +285,10 @@ StepOutcome PluginHost::RunOn(const PluginInstance& instance, const Tenant& tena
       outcome.kind = StepOutcome::Kind::kSucceeded;
       break;
     case GF_STEP_RETRY:
-      outcome.kind = StepOutcome::Kind::kRetry;
+      // Right after a throttling answer, a retry is the cloud's pace (or the
+      // limiter's), not a failure of the step.
+      outcome.kind =
+          call.last_answer_throttled ? StepOutcome::Kind::kThrottled : StepOutcome::Kind::kRetry;
       outcome.error = error.empty() ? absl::StrCat("plugin ", plugin, " asked for a retry") : error;
       break;
     case GF_STEP_WAIT:

@@ -4,6 +4,7 @@
 #include <limits>
 #include <system_error>
 
+#include "absl/time/clock.h"
 #include "server/common/status_macros.h"
 #include "server/store/sqlite_schema.h"
 
@@ -85,11 +86,23 @@ absl::Status SqliteConnection::Setup(const std::string& path, absl::Duration bus
   // journal_mode answers with the mode now in force; a file system that
   // cannot do WAL leaves it unchanged, and a :memory: database says
   // "memory".
+  // Several processes opening a new file at once can get SQLITE_BUSY here
+  // without the busy handler being called (SQLite does not wait where
+  // waiting could deadlock): try again until busy_timeout.
   std::string mode;
-  {
-    GF_ASSIGN_OR_RETURN(Stmt stmt, Prepare("PRAGMA journal_mode = WAL"));
-    GF_ASSIGN_OR_RETURN(bool row, stmt.Step());
-    if (row) mode = stmt.Text(0);
+  const absl::Time give_up = absl::Now() + busy_timeout;
+  while (true) {
+    absl::StatusOr<bool> row;
+    {
+      GF_ASSIGN_OR_RETURN(Stmt stmt, Prepare("PRAGMA journal_mode = WAL"));
+      row = stmt.Step();
+      if (row.ok() && *row) mode = stmt.Text(0);
+    }
+    if (row.ok()) break;
+    if (row.status().code() != absl::StatusCode::kUnavailable || absl::Now() >= give_up) {
+      return row.status();
+    }
+    absl::SleepFor(absl::Milliseconds(5));
   }
   if (mode != "wal" && !(path == ":memory:" && mode == "memory")) {
     return absl::FailedPreconditionError(

@@ -124,6 +124,14 @@ CREATE INDEX onboardings_by_batch_state ON onboardings (batch_id, state, finish_
   WHERE batch_id <> '';
 )sql";
 
+// The scheduler leases due onboardings oldest first (see Store::LeaseDue):
+// this index holds only the unfinished ones, in that order, so a lease reads
+// a few rows however long the history and however many are due.
+constexpr char kLeaseByAge[] = R"sql(
+CREATE INDEX onboardings_due_by_age ON onboardings (create_time, id)
+  WHERE due_time IS NOT NULL;
+)sql";
+
 absl::Status ExecError(sqlite3* db, int rc, absl::string_view what) {
   std::string message = absl::StrCat(what, ": ", sqlite3_errmsg(db));
   int primary = rc & 0xff;
@@ -171,6 +179,7 @@ const std::vector<SqliteMigration>& SqliteMigrations() {
       {1, "onboardings, steps and events tables", kCoreTables},
       {2, "indexes for listing and the scheduler", kAccessPathIndexes},
       {3, "batches and batch_items tables", kBatchTables},
+      {4, "index of unfinished onboardings by age, for leasing", kLeaseByAge},
   };
   return *kMigrations;
 }

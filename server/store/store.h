@@ -73,7 +73,10 @@ class Store {
   }
 
   // Leases to `owner`, until now + `lease`, at most `limit` onboardings whose
-  // due_time <= now and whose lease is free or expired, earliest due first.
+  // due_time <= now and whose lease is free or expired, oldest (create_time,
+  // then id) first: onboardings already under way finish before newer ones
+  // start, so a large batch moves through its rows in order instead of
+  // starting all of them and finishing none.
   [[nodiscard]] virtual absl::StatusOr<std::vector<Onboarding>> LeaseDue(absl::string_view owner,
                                                                          absl::Time now,
                                                                          absl::Duration lease,

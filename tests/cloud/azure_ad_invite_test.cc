@@ -385,7 +385,7 @@ TEST_F(AzureAdInviteTest, AThrottlingGraphIsRetriedAfterItsRetryAfter) {
   PluginHost& host = HostFor(tenant);
   Onboarding o = CloudTestEnv::NewOnboarding("contoso", "busy@fabrikam.com");
   StepOutcome outcome = CloudTestEnv::RunStep(host, o, StepKind::kInvite);
-  EXPECT_EQ(outcome.kind, StepOutcome::Kind::kRetry);
+  EXPECT_EQ(outcome.kind, StepOutcome::Kind::kThrottled);
   ASSERT_TRUE(outcome.retry_after.has_value());
   EXPECT_EQ(*outcome.retry_after, absl::Milliseconds(2128));
   EXPECT_THAT(outcome.error, HasSubstr("429"));
@@ -400,7 +400,7 @@ TEST_F(AzureAdInviteTest, TheEmulatorsGraphThrottlingIsRetriedAfterItsRetryAfter
   env_->SetKnobs({{"throttle_scale", 0.000001}});
   Onboarding o = CloudTestEnv::NewOnboarding("contoso", "throttled@fabrikam.com");
   StepOutcome outcome = CloudTestEnv::RunStep(host, o, StepKind::kInvite);
-  EXPECT_EQ(outcome.kind, StepOutcome::Kind::kRetry) << outcome.error;
+  EXPECT_EQ(outcome.kind, StepOutcome::Kind::kThrottled) << outcome.error;
   ASSERT_TRUE(outcome.retry_after.has_value());
   EXPECT_GT(*outcome.retry_after, absl::ZeroDuration());
   EXPECT_THAT(outcome.error, HasSubstr("answered 429"));

@@ -103,7 +103,8 @@ StepOutcome CloudTestEnv::RunStep(PluginHost& host, Onboarding& onboarding, Step
   if (outcome.kind == StepOutcome::Kind::kSucceeded) {
     s->state = StepState::kSucceeded;
     ++s->attempts;
-  } else if (outcome.kind != StepOutcome::Kind::kWait) {
+  } else if (outcome.kind != StepOutcome::Kind::kWait &&
+             outcome.kind != StepOutcome::Kind::kThrottled) {
     ++s->attempts;
   }
   return outcome;

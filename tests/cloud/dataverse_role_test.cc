@@ -59,6 +59,8 @@ const char* KindName(Kind kind) {
       return "RETRY";
     case Kind::kWait:
       return "WAIT";
+    case Kind::kThrottled:
+      return "THROTTLED";
     case Kind::kFailed:
       return "FAILED";
   }
@@ -360,7 +362,7 @@ TEST_F(DataverseRoleTest, ThrottlingIsRetriedAfterRetryAfter) {
   env_.SetKnobs({{"throttle_scale", 0.000001}});
   Onboarding o = RoleOnboarding("gus@fabrikam.com", id, {"Salesperson"});
   const StepOutcome throttled = CloudTestEnv::RunStep(*host, o, StepKind::kRole);
-  ASSERT_EQ(throttled.kind, Kind::kRetry) << Describe(throttled);
+  ASSERT_EQ(throttled.kind, Kind::kThrottled) << Describe(throttled);
   EXPECT_THAT(throttled.error, HasSubstr("429"));
   EXPECT_THAT(throttled.error,
               HasSubstr("Number of requests exceeded the limit of 1 over time window of 300 "

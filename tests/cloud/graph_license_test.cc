@@ -65,7 +65,8 @@ class GraphLicenseTest : public ::testing::Test {
     StepOutcome outcome;
     for (int i = 0; i < 100; ++i) {
       outcome = CloudTestEnv::RunStep(host, o, step);
-      if (outcome.kind != StepOutcome::Kind::kWait && outcome.kind != StepOutcome::Kind::kRetry) {
+      if (outcome.kind != StepOutcome::Kind::kWait && outcome.kind != StepOutcome::Kind::kRetry &&
+          outcome.kind != StepOutcome::Kind::kThrottled) {
         break;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));

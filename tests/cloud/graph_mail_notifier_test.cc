@@ -182,7 +182,7 @@ TEST_F(GraphMailNotifierTest, AThrottlingGraphIsRetriedAfterItsRetryAfter) {
   throttled.stop();
   serving.join();
 
-  EXPECT_EQ(outcome.kind, StepOutcome::Kind::kRetry) << outcome.error;
+  EXPECT_EQ(outcome.kind, StepOutcome::Kind::kThrottled) << outcome.error;
   ASSERT_TRUE(outcome.retry_after.has_value());
   EXPECT_EQ(*outcome.retry_after, absl::Seconds(3));
   EXPECT_THAT(outcome.error, HasSubstr("sendMail answered 429"));

@@ -421,7 +421,7 @@ TEST_F(WebhookNotifierTest, A429IsRetried) {
   StartHost({{"url", receiver.Url(kSecretPath)}, {"format", "slack"}});
   Onboarding o = NewGuest("0012", "ada@fabrikam.com", "Ada", "Lovelace");
   const StepOutcome outcome = Notify(o);
-  EXPECT_EQ(outcome.kind, StepOutcome::Kind::kRetry) << outcome.error;
+  EXPECT_EQ(outcome.kind, StepOutcome::Kind::kThrottled) << outcome.error;
   EXPECT_FALSE(outcome.retry_after.has_value()) << "no Retry-After: the host backs off";
   EXPECT_THAT(outcome.error,
               AllOf(HasSubstr("answered 429: rate_limited"), Not(HasSubstr("SeCrEtPaTh"))));

@@ -832,6 +832,8 @@ TEST(ConfigLoaderTest, LimitsDefaultToMicrosoftsDocumentedOnes) {
   EXPECT_EQ(c.limits.dataverse.requests, 6000);
   EXPECT_EQ(c.limits.dataverse.per, absl::Seconds(300));
   EXPECT_EQ(c.limits.dataverse.concurrent, 52);
+  EXPECT_EQ(c.limits.admin.requests, 100);
+  EXPECT_EQ(c.limits.admin.per, absl::Seconds(60));
   EXPECT_EQ(c.limits.max_wait, absl::Seconds(30));
   // An empty section is the same.
   const Config empty = MustParse(WithLimits("  graph_writes:\n  dataverse: {}"));
@@ -843,7 +845,10 @@ TEST(ConfigLoaderTest, LimitsAreRead) {
   const Config c =
       MustParse(WithLimits("  graph_writes: {requests: 1500, per: 75s}\n"
                            "  dataverse: {requests: 0, per: 5m, concurrent: 10}\n"
+                           "  admin: {requests: 40, per: 30s}\n"
                            "  max_wait: 12s"));
+  EXPECT_EQ(c.limits.admin.requests, 40);
+  EXPECT_EQ(c.limits.admin.per, absl::Seconds(30));
   EXPECT_EQ(c.limits.graph_writes.requests, 1500);
   EXPECT_EQ(c.limits.graph_writes.per, absl::Seconds(75));
   EXPECT_EQ(c.limits.dataverse.requests, 0);  // off
@@ -864,7 +869,7 @@ TEST(ConfigLoaderTest, LimitKeysLeftOutKeepTheirDefaults) {
 TEST(ConfigLoaderTest, BadLimitsAreRefusedWithTheirPlace) {
   EXPECT_EQ(ErrorOf(WithLimits("  graph_writes: {requests: -1, per: 150s}")),
             "guestflowd.yaml:2:28: limits.graph_writes.requests: expected a whole number from 0 "
-            "to 100000000, got -1");
+            "to 1000000, got -1");
   EXPECT_EQ(ErrorOf(WithLimits("  dataverse: {requests: 6000, per: 300, concurrent: 52}")),
             "guestflowd.yaml:2:36: limits.dataverse.per: expected a positive duration with a unit, "
             "such as 500ms, 30s, 5m or 1h, got \"300\"");
@@ -881,7 +886,7 @@ TEST(ConfigLoaderTest, BadLimitsAreRefusedWithTheirPlace) {
             "such as 500ms, 30s, 5m or 1h, got \"0s\"");
   EXPECT_EQ(ErrorOf(WithLimits("  graph_writes: {requests: \"3000\"}")),
             "guestflowd.yaml:2:28: limits.graph_writes.requests: expected a whole number from 0 "
-            "to 100000000, got \"3000\"");
+            "to 1000000, got \"3000\"");
   EXPECT_EQ(ErrorOf(WithLimits("  dataverse: 6000")),
             "guestflowd.yaml:2:14: limits.dataverse: expected a map, got a scalar");
 }
@@ -894,6 +899,8 @@ TEST(ConfigLoaderTest, UnknownLimitKeysAreRefused) {
   EXPECT_EQ(ErrorOf(WithLimits("  max_wiat: 5s")),
             "guestflowd.yaml:2:3: limits.max_wiat: unknown key \"max_wiat\"; did you mean "
             "\"max_wait\"?");
+  EXPECT_THAT(ErrorOf(WithLimits("  admin: {requests: 100, concurrent: 5}")),
+              HasSubstr("limits.admin.concurrent: unknown key \"concurrent\""));
   EXPECT_THAT(ErrorOf(WithLimits("  login: {requests: 5}")),
               HasSubstr("limits.login: unknown key \"login\""));
 }
@@ -914,7 +921,7 @@ TEST(ConfigLoaderTest, LimitErrorsInAFileNameFileLineAndColumn) {
   EXPECT_EQ(std::string(loaded.status().message()),
             absl::StrCat(path,
                          ":3:28: limits.graph_writes.requests: expected a whole number from 0 to "
-                         "100000000, got -5\n",
+                         "1000000, got -5\n",
                          path,
                          ":8:5: limits.dataverse.burst: unknown key \"burst\"; expected one of: "
                          "requests, per, concurrent\n",

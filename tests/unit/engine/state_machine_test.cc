@@ -145,6 +145,48 @@ TEST_F(StateMachineTest, WaitDoesNotUseAttemptsButIsBoundedInTime) {
   EXPECT_THAT(o.error, HasSubstr("still waiting after 1m"));
 }
 
+TEST_F(StateMachineTest, ThrottlingDoesNotUseAttemptsButIsBoundedInTime) {
+  policy_.max_attempts = 3;
+  policy_.max_step_wait = absl::Minutes(10);
+  Onboarding o = MakeOnboarding();
+  absl::Time now = kT0;
+  // Far more throttled answers than max_attempts: a large batch under a
+  // tight limit is paced, not failed.
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(BeginStep(o, now).ok());
+    auto events =
+        ApplyOutcome(o, StepKind::kInvite,
+                     Outcome(StepOutcome::Kind::kThrottled, "Graph answered 429", absl::Seconds(2)),
+                     now, policy_, rng_);
+    ASSERT_TRUE(events.ok());
+    if (i == 0) {
+      EXPECT_THAT(Types(*events), ElementsAre("step_throttled"));
+    } else {
+      EXPECT_THAT(Types(*events), ElementsAre()) << "only the first throttling is an event";
+    }
+    EXPECT_EQ(o.state, OnboardingState::kWaiting);
+    EXPECT_EQ(o.steps[0].attempts, 0);
+    EXPECT_EQ(o.steps[0].last_error, "Graph answered 429");
+    EXPECT_EQ(o.due_time, now + absl::Seconds(2));  // the Retry-After
+    now += absl::Seconds(2);
+  }
+  // A real failure in between still counts.
+  ASSERT_TRUE(BeginStep(o, now).ok());
+  ASSERT_TRUE(ApplyOutcome(o, StepKind::kInvite, Outcome(StepOutcome::Kind::kRetry, "503"), now,
+                           policy_, rng_)
+                  .ok());
+  EXPECT_EQ(o.steps[0].attempts, 1);
+  // Throttled for max_step_wait since the first throttling: failed.
+  now = kT0 + absl::Minutes(10);
+  ASSERT_TRUE(BeginStep(o, now).ok());
+  ASSERT_TRUE(ApplyOutcome(o, StepKind::kInvite,
+                           Outcome(StepOutcome::Kind::kThrottled, "Graph answered 429"), now,
+                           policy_, rng_)
+                  .ok());
+  EXPECT_EQ(o.state, OnboardingState::kFailed);
+  EXPECT_THAT(o.error, HasSubstr("still throttled after 10m"));
+}
+
 TEST_F(StateMachineTest, PermanentFailureFailsAtOnceAndKeepsOutputs) {
   Onboarding o = MakeOnboarding();
   ASSERT_TRUE(BeginStep(o, kT0).ok());

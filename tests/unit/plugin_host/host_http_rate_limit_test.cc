@@ -52,6 +52,7 @@ struct PluginView {
   std::string body;
   std::string transport_error;
   std::vector<std::pair<std::string, std::string>> headers;
+  bool throttled = false;  // gf_call::last_answer_throttled after the call
 
   std::string Header(absl::string_view name) const {
     for (const auto& [n, v] : headers) {
@@ -88,6 +89,8 @@ class HostHttpRateLimitTest : public ::testing::Test {
     for (size_t i = 0; i < response.header_count; ++i) {
       view.headers.emplace_back(Text(response.headers[i].name), Text(response.headers[i].value));
     }
+    absl::MutexLock lock(&call.mu);
+    view.throttled = call.last_answer_throttled;
     return view;
   }
 
@@ -99,20 +102,23 @@ class HostHttpRateLimitTest : public ::testing::Test {
 
 TEST_F(HostHttpRateLimitTest, RequestBeyondMaxWaitGetsALocal429WithoutBeingSent) {
   LimitsConfig limits;
-  limits.graph_writes = {10, absl::Seconds(10), 0};  // burst 1, then one per 1.11 s
+  limits.graph_writes = {1, absl::Milliseconds(1500), 0};
   limits.max_wait = absl::Seconds(1);
   RateLimiter limiter(limits, {&clock_, absl::Milliseconds(1)});
 
   EXPECT_CALL(http_, Send(AllOf(Field(&HttpRequest::method, "POST"),
                                 Field(&HttpRequest::service, "graph"))))
       .WillOnce(Return(Answer(201)));
-  EXPECT_EQ(Send(limiter, contoso_, "POST", kGraphUrl, "graph").status, 201);
+  const PluginView sent = Send(limiter, contoso_, "POST", kGraphUrl, "graph");
+  EXPECT_EQ(sent.status, 201);
+  EXPECT_FALSE(sent.throttled);
 
   // StrictMock: a second Send would fail the test.
   const PluginView held = Send(limiter, contoso_, "POST", kGraphUrl, "graph");
   EXPECT_EQ(held.status, 429);
+  EXPECT_TRUE(held.throttled);  // a retry now is not an attempt
   EXPECT_EQ(held.transport_error, "");
-  EXPECT_EQ(held.Header("Retry-After"), "2");  // 1.11 s, rounded up
+  EXPECT_EQ(held.Header("Retry-After"), "2");  // 1.5 s, rounded up
   EXPECT_EQ(held.Header("X-Guestflow-Throttled"), "local");
   const nlohmann::json body = nlohmann::json::parse(held.body);
   EXPECT_EQ(body["error"]["code"], "TooManyRequests");
@@ -135,6 +141,7 @@ TEST_F(HostHttpRateLimitTest, CloudThrottlePausesTheTenantsGraphCallsOnly) {
   // The cloud's own 429 reaches the plugin as it was.
   const PluginView cloud = Send(limiter, contoso_, "GET", kGraphUrl, "graph");
   EXPECT_EQ(cloud.status, 429);
+  EXPECT_TRUE(cloud.throttled);
   EXPECT_EQ(cloud.Header("Retry-After"), "120");
   EXPECT_EQ(cloud.Header("X-Guestflow-Throttled"), "<absent>");
 

@@ -106,12 +106,13 @@ Permit Get(RateLimiter& limiter, std::future<Permit>& f) {
   return f.get();
 }
 
-// Most requests in any window [t, t + per] of the sorted times.
+// Most requests in any window [t, t + per) of the sorted times: a sliding
+// window counts the requests in (now - per, now].
 int64_t MaxInWindow(const std::vector<absl::Time>& times, absl::Duration per) {
   int64_t best = 0;
   size_t end = 0;
   for (size_t begin = 0; begin < times.size(); ++begin) {
-    while (end < times.size() && times[end] <= times[begin] + per) ++end;
+    while (end < times.size() && times[end] < times[begin] + per) ++end;
     best = std::max<int64_t>(best, static_cast<int64_t>(end - begin));
   }
   return best;
@@ -207,14 +208,18 @@ std::vector<absl::Time> Flood(RateLimiter& limiter, int count, absl::string_view
 
 TEST(RateLimiterTest, DocumentedGraphWindowIsNeverExceeded) {
   SteppingClock clock(absl::Milliseconds(5));
-  const LimitsConfig limits;  // the defaults: 3,000 writes per 150 s
+  LimitsConfig limits;  // the defaults: 3,000 writes per 150 s
   ASSERT_EQ(limits.graph_writes.requests, 3000);
+  limits.max_wait = absl::Seconds(200);  // the 3,001st waits most of a window
   RateLimiter limiter(limits, {&clock, absl::Microseconds(10)});
   const std::vector<absl::Time> times = Flood(limiter, 4000);
   EXPECT_LE(MaxInWindow(times, absl::Seconds(150)), 3000);
-  // ... and is used: the first 3,000 take about one window, not much more.
-  EXPECT_LE(times[2999] - times[0], absl::Seconds(152));
-  EXPECT_GE(times[2999] - times[0], absl::Seconds(140));
+  // ... and is used whole: the first 3,000 go without waiting, the next ones
+  // as soon as the first leave the window.
+  EXPECT_LT(times[2999] - times[0], absl::Seconds(150));
+  EXPECT_GE(times[3000] - times[0], absl::Seconds(150));
+  EXPECT_LE(times[3000] - times[0], absl::Milliseconds(150100));
+  EXPECT_LE(times[3999] - times[999], absl::Milliseconds(150100));
 }
 
 TEST(RateLimiterTest, SmallLimitHoldsInEveryWindow) {
@@ -222,41 +227,66 @@ TEST(RateLimiterTest, SmallLimitHoldsInEveryWindow) {
   RateLimiter limiter(GraphLimits(20, absl::Seconds(10)), {&clock, absl::Microseconds(10)});
   const std::vector<absl::Time> times = Flood(limiter, 100);
   EXPECT_LE(MaxInWindow(times, absl::Seconds(10)), 20);
-  // Sustained: (20 - burst 2) per 10 s.
-  EXPECT_NEAR(absl::ToDoubleSeconds(times[99] - times[2]), 97 * 10.0 / 18, 0.5);
+  // Sustained: 20 per 10 s, five windows for 100.
+  EXPECT_GE(times[99] - times[0], absl::Seconds(40));
+  EXPECT_LE(times[99] - times[0], absl::Seconds(41));
 }
 
-TEST(RateLimiterTest, BurstGoesAtOnceThenTheSustainedRate) {
+TEST(RateLimiterTest, TheWholeAllowanceGoesAtOnceThenOneWindowLater) {
   FakeClock clock;
-  // 100 per 10 s: a burst of 10, then one per 10 s / 90.
+  const absl::Time start = clock.Now();
   RateLimiter limiter(GraphLimits(100, absl::Seconds(10)), {&clock, kSlice});
-  for (int i = 0; i < 10; ++i) {
+  for (int i = 0; i < 100; ++i) {
     Permit permit = limiter.Acquire(kGraph, "POST");
     ASSERT_TRUE(permit.granted());
     EXPECT_EQ(permit.waited(), absl::ZeroDuration()) << i;
   }
-  std::future<Permit> eleventh = AcquireAsync(limiter, kGraph);
+  std::future<Permit> hundred_first = AcquireAsync(limiter, kGraph);
   AwaitWaiting(limiter, kGraph, 1);
-  clock.Advance(absl::Milliseconds(100));
-  EXPECT_FALSE(Ready(eleventh, std::chrono::milliseconds(20)));
-  clock.Advance(absl::Milliseconds(12));  // 10 s / 90 = 111.1 ms
-  Permit permit = Get(limiter, eleventh);
+  clock.Advance(absl::Milliseconds(9999));
+  EXPECT_FALSE(Ready(hundred_first, std::chrono::milliseconds(20)));
+  clock.Advance(absl::Milliseconds(1));
+  Permit permit = Get(limiter, hundred_first);
   ASSERT_TRUE(permit.granted());
-  EXPECT_EQ(permit.waited(), absl::Milliseconds(112));
+  EXPECT_EQ(permit.waited(), absl::Seconds(10));
+  EXPECT_EQ(permit.granted_at(), start + absl::Seconds(10));
 
   const RateKeyStats stats = StatsOf(limiter, kGraph);
-  EXPECT_EQ(stats.sent, 11);
+  EXPECT_EQ(stats.sent, 101);
   EXPECT_EQ(stats.waits, 1);
-  EXPECT_EQ(stats.total_wait, absl::Milliseconds(112));
+  EXPECT_EQ(stats.total_wait, absl::Seconds(10));
   EXPECT_EQ(stats.throttled, 0);
   EXPECT_EQ(stats.waiting, 0);
 }
 
+TEST(RateLimiterTest, EachSlotFreesOneWindowAfterTheRequestThatTookIt) {
+  FakeClock clock;
+  const absl::Time start = clock.Now();
+  // 3 per 10 s, sent at 0, 4 and 8 s: the 4th may leave at 10 s, the 5th at
+  // 14 s, the 6th at 18 s (a sliding window, not a fixed one).
+  RateLimiter limiter(GraphLimits(3, absl::Seconds(10)), {&clock, kSlice});
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(limiter.Acquire(kGraph, "POST").waited(), absl::ZeroDuration()) << i;
+    clock.Advance(absl::Seconds(4));
+  }
+  ASSERT_EQ(clock.Now(), start + absl::Seconds(12));
+  // At 12 s the 4th goes at once (the request at 0 s left the window).
+  EXPECT_EQ(limiter.Acquire(kGraph, "POST").waited(), absl::ZeroDuration());
+  std::future<Permit> fifth = AcquireAsync(limiter, kGraph);
+  AwaitWaiting(limiter, kGraph, 1);
+  std::future<Permit> sixth = AcquireAsync(limiter, kGraph);
+  AwaitWaiting(limiter, kGraph, 2);
+  clock.Advance(absl::Seconds(2));  // 14 s
+  EXPECT_EQ(Get(limiter, fifth).granted_at(), start + absl::Seconds(14));
+  EXPECT_FALSE(Ready(sixth, std::chrono::milliseconds(20)));
+  clock.Advance(absl::Seconds(4));  // 18 s
+  EXPECT_EQ(Get(limiter, sixth).granted_at(), start + absl::Seconds(18));
+}
+
 TEST(RateLimiterTest, WaitersLeaveInArrivalOrder) {
   FakeClock clock;
-  // 10 per 10 s: burst 1, one per 10 s / 9.
-  RateLimiter limiter(GraphLimits(10, absl::Seconds(10)), {&clock, kSlice});
-  const absl::Duration interval = absl::Ceil(absl::Seconds(10) / 9, absl::Nanoseconds(1));
+  // 1 per second.
+  RateLimiter limiter(GraphLimits(1, absl::Seconds(1)), {&clock, kSlice});
   ASSERT_TRUE(limiter.Acquire(kGraph, "POST").granted());
   std::vector<std::future<Permit>> waiters;
   for (int i = 0; i < 4; ++i) {
@@ -264,10 +294,10 @@ TEST(RateLimiterTest, WaitersLeaveInArrivalOrder) {
     AwaitWaiting(limiter, kGraph, i + 1);
   }
   for (int i = 0; i < 4; ++i) {
-    clock.Advance(interval);
+    clock.Advance(absl::Seconds(1));
     Permit permit = Get(limiter, waiters[i]);
     ASSERT_TRUE(permit.granted()) << i;
-    EXPECT_EQ(permit.waited(), interval * (i + 1)) << i;
+    EXPECT_EQ(permit.waited(), absl::Seconds(i + 1)) << i;
     // Only the first in line moved.
     for (int j = i + 1; j < 4; ++j) EXPECT_FALSE(Ready(waiters[j])) << i << " " << j;
   }
@@ -275,9 +305,9 @@ TEST(RateLimiterTest, WaitersLeaveInArrivalOrder) {
 
 TEST(RateLimiterTest, GraphReadsAreNotLimited) {
   FakeClock clock;
-  RateLimiter limiter(GraphLimits(10, absl::Seconds(10), absl::Seconds(1)), {&clock, kSlice});
+  RateLimiter limiter(GraphLimits(1, absl::Seconds(10), absl::Seconds(1)), {&clock, kSlice});
   ASSERT_TRUE(limiter.Acquire(kGraph, "POST").granted());
-  EXPECT_FALSE(limiter.Acquire(kGraph, "PATCH").granted());  // the next write is 1.1 s away
+  EXPECT_FALSE(limiter.Acquire(kGraph, "PATCH").granted());  // the next write is 10 s away
   for (int i = 0; i < 1000; ++i) {
     Permit read = limiter.Acquire(kGraph, "GET");
     ASSERT_TRUE(read.granted()) << i;
@@ -303,7 +333,26 @@ TEST(RateLimiterTest, ZeroRequestsSwitchesTheLimitOff) {
 TEST(RateLimiterTest, OtherServicesAreNotLimited) {
   FakeClock clock;
   RateLimiter limiter(GraphLimits(1, absl::Hours(1)), {&clock, kSlice});
-  for (int i = 0; i < 100; ++i) ASSERT_TRUE(limiter.Acquire(kAdmin, "POST").granted()) << i;
+  const RateKey webhook{"webhook", "app-1", "contoso.onmicrosoft.com@hooks.example.com"};
+  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(limiter.Acquire(webhook, "POST").granted()) << i;
+}
+
+TEST(RateLimiterTest, AdminApiRequestsCountAgainstLimitsAdmin) {
+  FakeClock clock;
+  LimitsConfig limits = GraphLimits(1, absl::Hours(1), absl::Seconds(5));
+  ASSERT_EQ(limits.admin.requests, 100);  // the default, per 60 s
+  ASSERT_EQ(limits.admin.per, absl::Seconds(60));
+  limits.admin = {2, absl::Seconds(60), 0};
+  RateLimiter limiter(limits, {&clock, kSlice});
+  EXPECT_TRUE(limiter.Acquire(kAdmin, "POST").granted());
+  EXPECT_TRUE(limiter.Acquire(kAdmin, "GET").granted());
+  Permit refused = limiter.Acquire(kAdmin, "POST");
+  EXPECT_FALSE(refused.granted());
+  EXPECT_EQ(refused.retry_after(), absl::Seconds(60));
+  clock.Advance(absl::Seconds(60));
+  EXPECT_TRUE(limiter.Acquire(kAdmin, "POST").granted());
+  EXPECT_EQ(StatsOf(limiter, kAdmin).sent, 3);
+  EXPECT_EQ(StatsOf(limiter, kAdmin).throttled, 1);
 }
 
 // ---- dataverse concurrency ----------------------------------------------------
@@ -353,22 +402,21 @@ TEST(RateLimiterTest, NoFreeSlotWithinMaxWaitIsRefused) {
 
 TEST(RateLimiterTest, SlotBeyondMaxWaitIsRefusedWithoutWaiting) {
   FakeClock clock;
-  RateLimiter limiter(GraphLimits(10, absl::Seconds(10), absl::Seconds(1)), {&clock, kSlice});
+  RateLimiter limiter(GraphLimits(1, absl::Seconds(10), absl::Seconds(1)), {&clock, kSlice});
   ASSERT_TRUE(limiter.Acquire(kGraph, "POST").granted());
   // The clock never moves: a refusal that waited would never come back.
   std::future<Permit> second = AcquireAsync(limiter, kGraph);
   Permit refused = Get(limiter, second);
   EXPECT_FALSE(refused.granted());
   EXPECT_EQ(refused.key(), kGraph);
-  EXPECT_GE(refused.retry_after(), absl::Seconds(1));
-  EXPECT_LE(refused.retry_after(), absl::Milliseconds(1112));
+  EXPECT_EQ(refused.retry_after(), absl::Seconds(10));
   EXPECT_EQ(StatsOf(limiter, kGraph).throttled, 1);
   EXPECT_EQ(StatsOf(limiter, kGraph).sent, 1);
 }
 
 TEST(RateLimiterTest, PauseArrivingWhileWaitingPastMaxWaitRefusesAtOnce) {
   FakeClock clock;
-  RateLimiter limiter(GraphLimits(10, absl::Seconds(10)), {&clock, kSlice});
+  RateLimiter limiter(GraphLimits(1, absl::Seconds(10)), {&clock, kSlice});
   Permit first = limiter.Acquire(kGraph, "POST");
   std::future<Permit> waiter = AcquireAsync(limiter, kGraph);
   AwaitWaiting(limiter, kGraph, 1);
@@ -380,7 +428,7 @@ TEST(RateLimiterTest, PauseArrivingWhileWaitingPastMaxWaitRefusesAtOnce) {
 
 TEST(RateLimiterTest, StopWaitingRefusesWaitersAndLaterWaits) {
   FakeClock clock;
-  RateLimiter limiter(GraphLimits(10, absl::Seconds(10)), {&clock, kSlice});
+  RateLimiter limiter(GraphLimits(1, absl::Seconds(10)), {&clock, kSlice});
   ASSERT_TRUE(limiter.Acquire(kGraph, "POST").granted());
   std::future<Permit> waiter = AcquireAsync(limiter, kGraph);
   AwaitWaiting(limiter, kGraph, 1);
@@ -420,8 +468,9 @@ TEST(RateLimiterTest, RetryAfterPausesTheWholeKeyReadsIncluded) {
   EXPECT_EQ(w.granted_at(), start + absl::Milliseconds(1500));
 }
 
-TEST(RateLimiterTest, WritesResumeAtTheSustainedRateAfterAPause) {
+TEST(RateLimiterTest, WritesResumeEvenlySpacedForOneWindowAfterAPause) {
   FakeClock clock;
+  const absl::Time start = clock.Now();
   RateLimiter limiter(GraphLimits(100, absl::Seconds(10)), {&clock, kSlice});
   limiter.Acquire(kGraph, "POST").Finish(Answer(429, {{"Retry-After", "2"}}));
   std::future<Permit> first = AcquireAsync(limiter, kGraph);
@@ -430,10 +479,15 @@ TEST(RateLimiterTest, WritesResumeAtTheSustainedRateAfterAPause) {
   AwaitWaiting(limiter, kGraph, 2);
   clock.Advance(absl::Seconds(2));
   EXPECT_TRUE(Get(limiter, first).granted());
-  // Not a burst of 10: the next one is an interval (111.1 ms) later.
+  // Not a burst of 99: the next one is 10 s / 100 later.
   EXPECT_FALSE(Ready(second, std::chrono::milliseconds(20)));
-  clock.Advance(absl::Milliseconds(112));
-  EXPECT_TRUE(Get(limiter, second).granted());
+  clock.Advance(absl::Milliseconds(100));
+  EXPECT_EQ(Get(limiter, second).granted_at(), start + absl::Milliseconds(2100));
+  // One window after the pause ended, the allowance goes at once again.
+  clock.Advance(absl::Seconds(10));
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_EQ(limiter.Acquire(kGraph, "POST").waited(), absl::ZeroDuration()) << i;
+  }
 }
 
 TEST(RateLimiterTest, HttpDateRetryAfterPausesUntilThatTime) {
@@ -501,12 +555,11 @@ TEST(RateLimiterTest, AnswersToRequestsSentBeforeThePauseDoNotDoubleIt) {
 
 TEST(RateLimiterTest, NewLimitsApplyToExistingBuckets) {
   FakeClock clock;
-  RateLimiter limiter(GraphLimits(10, absl::Seconds(10), absl::Milliseconds(500)),
-                      {&clock, kSlice});
+  RateLimiter limiter(GraphLimits(1, absl::Seconds(10), absl::Milliseconds(500)), {&clock, kSlice});
   ASSERT_TRUE(limiter.Acquire(kGraph, "POST").granted());
   EXPECT_FALSE(limiter.Acquire(kGraph, "POST").granted());
 
-  // Faster: the one request owed is a 1.1 ms debt now, well within the burst.
+  // Larger: the one request sent leaves room for 9,999 more.
   limiter.SetLimits(GraphLimits(10000, absl::Seconds(10), absl::Milliseconds(500)));
   for (int i = 0; i < 100; ++i) {
     Permit p = limiter.Acquire(kGraph, "POST");
@@ -515,7 +568,7 @@ TEST(RateLimiterTest, NewLimitsApplyToExistingBuckets) {
   }
   EXPECT_EQ(limiter.limits().graph_writes.requests, 10000);
 
-  // Slower again: the 101 requests just sent are owed at the new rate.
+  // Smaller again: the window already holds more than 10.
   limiter.SetLimits(GraphLimits(10, absl::Seconds(10), absl::Milliseconds(500)));
   EXPECT_FALSE(limiter.Acquire(kGraph, "POST").granted());
 

@@ -588,16 +588,22 @@ TEST_P(StoreContractTest, ListRejectsABadPageTokenOrPageSize) {
 
 // ---- leases -------------------------------------------------------------------
 
-TEST_P(StoreContractTest, LeaseDueTakesDueFreeOnboardingsEarliestFirst) {
+TEST_P(StoreContractTest, LeaseDueTakesDueFreeOnboardingsOldestFirst) {
   struct Row {
     const char* id;
+    absl::Duration age;                 // created at kT0 - age
     std::optional<absl::Duration> due;  // from kT0
   };
-  const Row rows[] = {{"late", absl::Seconds(-1)},   {"first", absl::Seconds(-3)},
-                      {"future", absl::Seconds(10)}, {"done", std::nullopt},
-                      {"second", absl::Seconds(-2)}, {"now", absl::ZeroDuration()}};
+  // Oldest first, whenever each became due: "first" was created first and
+  // came due last (a step retried), "now" was created last.
+  const Row rows[] = {{"late", absl::Seconds(50), absl::Seconds(-5)},
+                      {"first", absl::Seconds(90), absl::ZeroDuration()},
+                      {"future", absl::Seconds(80), absl::Seconds(10)},
+                      {"done", absl::Seconds(70), std::nullopt},
+                      {"second", absl::Seconds(60), absl::Seconds(-1)},
+                      {"now", absl::Seconds(1), absl::Seconds(-30)}};
   for (const Row& row : rows) {
-    Onboarding o = NewOnboarding(row.id);
+    Onboarding o = NewOnboarding(row.id, "contoso", kT0 - row.age);
     o.due_time.reset();
     if (row.due.has_value()) o.due_time = kT0 + *row.due;
     GF_ASSERT_OK_AND_ASSIGN(Onboarding stored, Create(o));
