@@ -63,12 +63,17 @@ struct RateLimiter::Bucket {
   // From the limits (ApplyLimits).
   bool writes_only = false;  // graph: reads are never limited
   bool rate_on = false;
+  bool token_bucket = false;                      // graph; otherwise a window log
   int64_t requests = 0;                           // at most this many ...
-  absl::Duration per = absl::ZeroDuration();      // ... in any window this long
-  absl::Duration spacing = absl::ZeroDuration();  // per / requests, after a pause
+  absl::Duration per = absl::ZeroDuration();      // ... per this long
+  absl::Duration spacing = absl::ZeroDuration();  // per / requests
   int64_t concurrent = 0;                         // 0: no cap
 
-  // When the last `requests` limited requests left, oldest first.
+  // Token bucket: GCRA's theoretical arrival time; a request may leave at
+  // tat - tolerance, tolerance being (requests - 1) * spacing.
+  absl::Time tat = absl::InfinitePast();
+  absl::Duration tolerance = absl::ZeroDuration();
+  // Window log: when the last `requests` limited requests left, oldest first.
   std::deque<absl::Time> sent;
   // After a pause, until recover_until: the next limited request leaves no
   // earlier than paced_from, and each one pushes it `spacing` further.
@@ -205,23 +210,43 @@ void RateLimiter::ApplyLimits(Bucket& b, absl::Time now) {
     return;
   }
   b.concurrent = std::max<int64_t>(0, limit->concurrent);
+  const bool was_on = b.rate_on;
+  const absl::Duration old_spacing = b.spacing;
   b.rate_on = limit->requests > 0 && limit->per > absl::ZeroDuration();
   if (!b.rate_on) {
     b.sent.clear();
     return;
   }
+  b.token_bucket = b.key.service == kGraph;
   b.requests = limit->requests;
   b.per = limit->per;
+  // Rounded up: never faster than the limit.
   b.spacing = absl::Ceil(limit->per / limit->requests, absl::Nanoseconds(1));
-  // The requests already sent stay in the log: a smaller limit is felt at
-  // once. Only the newest `requests` can matter.
-  while (static_cast<int64_t>(b.sent.size()) > b.requests) b.sent.pop_front();
-  if (b.paused_until > now) b.recover_until = b.paused_until + b.per;
+  b.tolerance = b.spacing * (b.requests - 1);
+  if (b.token_bucket) {
+    // The requests the bucket owes (tat ahead of now) stay owed, counted at
+    // the new rate; a bucket that was not limited owes nothing.
+    if (!was_on) {
+      b.tat = std::min(b.tat, now);
+    } else if (b.tat > now && old_spacing > absl::ZeroDuration()) {
+      b.tat = now + b.spacing * absl::FDivDuration(b.tat - now, old_spacing);
+    }
+    if (b.paused_until > now) b.tat = std::max(b.tat, b.paused_until + b.tolerance);
+  } else {
+    // The requests already sent stay in the log: a smaller limit is felt at
+    // once. Only the newest `requests` can matter.
+    while (static_cast<int64_t>(b.sent.size()) > b.requests) b.sent.pop_front();
+    if (b.paused_until > now) b.recover_until = b.paused_until + b.per;
+  }
 }
 
 absl::Time RateLimiter::EarliestSlot(const Bucket& b, absl::Time now, size_t position) const {
   absl::Time slot = std::max(now, b.paused_until);
   if (!b.rate_on) return slot;
+  if (b.token_bucket) {
+    return std::max(
+        slot, std::max(b.tat, now) + b.spacing * static_cast<int64_t>(position) - b.tolerance);
+  }
   // The request at `position` is the (sent + position + 1)-th: it needs the
   // one `requests` before it to be more than `per` ago. That one may itself
   // still be waiting: then its own earliest slot stands in for its time.
@@ -246,7 +271,9 @@ void RateLimiter::Pause(Bucket& b, absl::Time now, absl::Time until) {
   b.paused_until = until;
   // The first request after the pause leaves at its end, the others evenly
   // spaced: a burst right then would likely be throttled again.
-  if (b.rate_on) {
+  if (b.rate_on && b.token_bucket) {
+    b.tat = std::max(b.tat, until + b.tolerance);  // empty at the end of the pause
+  } else if (b.rate_on) {
     b.paced_from = std::max(b.paced_from, until);
     b.recover_until = until + b.per;
   }
@@ -327,7 +354,9 @@ RateLimiter::Permit RateLimiter::Acquire(const RateKey& key, absl::string_view m
     const bool slot_free = b.concurrent == 0 || b.in_flight < b.concurrent;
     if (position == 0 && slot <= now && slot_free) {
       b.queue.pop_front();
-      if (b.rate_on) {
+      if (b.rate_on && b.token_bucket) {
+        b.tat = std::max(b.tat, now) + b.spacing;
+      } else if (b.rate_on) {
         b.sent.push_back(now);
         if (static_cast<int64_t>(b.sent.size()) > b.requests) b.sent.pop_front();
         if (now < b.recover_until) b.paced_from = std::max(b.paced_from, now) + b.spacing;

@@ -16,13 +16,18 @@
 // A request without a service is taken as "graph" or "dataverse" when its URL
 // host is the tenant's graph_url or instance_url host.
 //
-// Rate. A sliding window log: a limited request may leave when fewer than
-// `requests` requests of its bucket left in the `per` before it. That is
-// exactly the limit, whichever way the cloud counts it: a sliding window
-// (Dataverse) is never exceeded, and neither is a token bucket of `requests`
-// refilled over `per` (Graph), since no window holds more than `requests`.
-// The whole allowance can go at once; over time, `requests` per `per` leave.
-// The log keeps the times of the last `requests` requests (16 bytes each).
+// Rate, the way Microsoft documents each limit counts:
+//   graph      a token bucket (GCRA, no timer): `requests` tokens, refilled
+//              evenly over `per`. The whole bucket can go at once, then one
+//              request per per / requests.
+//   dataverse, a sliding window log: a request may leave when fewer than
+//   admin      `requests` requests left in the `per` before it, so no window
+//              ever holds more. The whole allowance can go at once; then each
+//              slot frees one `per` after the request that took it. The log
+//              keeps the times of the last `requests` requests (16 bytes
+//              each). (The admin API's counting is not documented; a window
+//              is the stricter guess.)
+// Either way guestflowd sends exactly what the cloud's own counting allows.
 // Waiting requests of a bucket leave in FIFO order.
 //
 // Pauses. A response 429, or 503 with Retry-After, pauses the whole bucket
@@ -30,9 +35,9 @@
 // capped at one hour); without Retry-After for 1 s, doubling on each further
 // 429 to a request sent after the previous pause began, up to 30 s, and back
 // to 1 s after any other answer that is not a 5xx. A pause never gets
-// shorter. For one `per` after a pause, limited requests leave evenly spaced
-// (per / requests apart), not in a burst that would likely be throttled
-// again.
+// shorter. After a pause, limited requests leave evenly spaced (per /
+// requests apart), not in a burst that would likely be throttled again: a
+// token bucket starts empty, a window is paced for one `per`.
 //
 // Waiting. Acquire blocks the calling thread (an engine worker) until its
 // slot. When the slot is further away than limits.max_wait, or it has not
@@ -170,7 +175,7 @@ class RateLimiter {
   Permit Acquire(const RateKey& key, absl::string_view method);
 
   // Applies new limits to every bucket, now and for new ones. Waiters
-  // re-plan at once. Pauses, the window log and slots held are kept.
+  // re-plan at once. Pauses, what was sent and slots held are kept.
   void SetLimits(const LimitsConfig& limits);
   LimitsConfig limits() const;
 

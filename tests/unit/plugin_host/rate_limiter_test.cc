@@ -34,12 +34,23 @@ const RateKey kGraphOtherDirectory{"graph", "app-1", "fabrikam.onmicrosoft.com"}
 const RateKey kDataverse{"dataverse", "app-1", "contoso.crm4.dynamics.com"};
 const RateKey kAdmin{"admin", "app-1", "contoso.onmicrosoft.com@api.bap.microsoft.com"};
 
-// graph_writes `requests` per `per`; dataverse off unless set.
+// graph_writes `requests` per `per` (a token bucket); dataverse off.
 LimitsConfig GraphLimits(int64_t requests, absl::Duration per,
                          absl::Duration max_wait = absl::Seconds(30)) {
   LimitsConfig limits;
   limits.graph_writes = {requests, per, 0};
   limits.dataverse = {0, absl::Seconds(300), 0};
+  limits.max_wait = max_wait;
+  return limits;
+}
+
+// dataverse `requests` per `per` (a sliding window), no concurrency cap;
+// graph writes off.
+LimitsConfig WindowLimits(int64_t requests, absl::Duration per,
+                          absl::Duration max_wait = absl::Seconds(30)) {
+  LimitsConfig limits;
+  limits.graph_writes = {0, absl::Seconds(150), 0};
+  limits.dataverse = {requests, per, 0};
   limits.max_wait = max_wait;
   return limits;
 }
@@ -104,6 +115,22 @@ Permit Get(RateLimiter& limiter, std::future<Permit>& f) {
     limiter.StopWaiting();
   }
   return f.get();
+}
+
+// Whether a token bucket of `size` tokens, refilled evenly over `per`,
+// accepts a request at each of the sorted times.
+bool BucketAccepts(const std::vector<absl::Time>& times, int64_t size, absl::Duration per) {
+  if (times.empty()) return true;
+  const double rate = static_cast<double>(size) / absl::ToDoubleSeconds(per);
+  double tokens = static_cast<double>(size);
+  absl::Time last = times.front();
+  for (absl::Time t : times) {
+    tokens = std::min<double>(size, tokens + absl::ToDoubleSeconds(t - last) * rate);
+    last = t;
+    tokens -= 1;
+    if (tokens < -1e-6) return false;
+  }
+  return true;
 }
 
 // Most requests in any window [t, t + per) of the sorted times: a sliding
@@ -195,10 +222,10 @@ TEST(RateLimiterTest, RetryAfterIsSecondsFractionalSecondsOrAnHttpDate) {
 
 // Writes as fast as the limiter lets them, one after the other; returns the
 // clock's time of each grant.
-std::vector<absl::Time> Flood(RateLimiter& limiter, int count, absl::string_view method = "POST") {
+std::vector<absl::Time> Flood(RateLimiter& limiter, int count, const RateKey& key = kGraph) {
   std::vector<absl::Time> times;
   for (int i = 0; i < count; ++i) {
-    Permit permit = limiter.Acquire(kGraph, method);
+    Permit permit = limiter.Acquire(key, "POST");
     EXPECT_TRUE(permit.granted()) << "request " << i << " refused";
     times.push_back(permit.granted_at());
     permit.Finish(Answer(201));
@@ -206,33 +233,30 @@ std::vector<absl::Time> Flood(RateLimiter& limiter, int count, absl::string_view
   return times;
 }
 
-TEST(RateLimiterTest, DocumentedGraphWindowIsNeverExceeded) {
+TEST(RateLimiterTest, DocumentedGraphBucketIsNeverExceeded) {
   SteppingClock clock(absl::Milliseconds(5));
-  LimitsConfig limits;  // the defaults: 3,000 writes per 150 s
+  const LimitsConfig limits;  // the defaults: 3,000 writes per 150 s
   ASSERT_EQ(limits.graph_writes.requests, 3000);
-  limits.max_wait = absl::Seconds(200);  // the 3,001st waits most of a window
   RateLimiter limiter(limits, {&clock, absl::Microseconds(10)});
   const std::vector<absl::Time> times = Flood(limiter, 4000);
-  EXPECT_LE(MaxInWindow(times, absl::Seconds(150)), 3000);
-  // ... and is used whole: the first 3,000 go without waiting, the next ones
-  // as soon as the first leave the window.
-  EXPECT_LT(times[2999] - times[0], absl::Seconds(150));
-  EXPECT_GE(times[3000] - times[0], absl::Seconds(150));
-  EXPECT_LE(times[3000] - times[0], absl::Milliseconds(150100));
-  EXPECT_LE(times[3999] - times[999], absl::Milliseconds(150100));
+  EXPECT_TRUE(BucketAccepts(times, 3000, absl::Seconds(150)));
+  // ... and is used whole: 3,000 at once, then 20 a second.
+  EXPECT_GE(times[3999] - times[0], absl::Seconds(50));
+  EXPECT_LE(times[3999] - times[0], absl::Seconds(51));
 }
 
-TEST(RateLimiterTest, SmallLimitHoldsInEveryWindow) {
+TEST(RateLimiterTest, SmallGraphLimitIsNeverExceeded) {
   SteppingClock clock(absl::Milliseconds(5));
   RateLimiter limiter(GraphLimits(20, absl::Seconds(10)), {&clock, absl::Microseconds(10)});
   const std::vector<absl::Time> times = Flood(limiter, 100);
-  EXPECT_LE(MaxInWindow(times, absl::Seconds(10)), 20);
-  // Sustained: 20 per 10 s, five windows for 100.
+  EXPECT_TRUE(BucketAccepts(times, 20, absl::Seconds(10)));
+  EXPECT_FALSE(BucketAccepts(times, 19, absl::Seconds(10))) << "the whole bucket is used";
+  // 20 at once, then 80 at 2 a second.
   EXPECT_GE(times[99] - times[0], absl::Seconds(40));
   EXPECT_LE(times[99] - times[0], absl::Seconds(41));
 }
 
-TEST(RateLimiterTest, TheWholeAllowanceGoesAtOnceThenOneWindowLater) {
+TEST(RateLimiterTest, GraphBucketGoesWholeThenRefillsEvenly) {
   FakeClock clock;
   const absl::Time start = clock.Now();
   RateLimiter limiter(GraphLimits(100, absl::Seconds(10)), {&clock, kSlice});
@@ -243,6 +267,46 @@ TEST(RateLimiterTest, TheWholeAllowanceGoesAtOnceThenOneWindowLater) {
   }
   std::future<Permit> hundred_first = AcquireAsync(limiter, kGraph);
   AwaitWaiting(limiter, kGraph, 1);
+  clock.Advance(absl::Milliseconds(99));
+  EXPECT_FALSE(Ready(hundred_first, std::chrono::milliseconds(20)));
+  clock.Advance(absl::Milliseconds(1));  // one token: 10 s / 100
+  Permit permit = Get(limiter, hundred_first);
+  ASSERT_TRUE(permit.granted());
+  EXPECT_EQ(permit.granted_at(), start + absl::Milliseconds(100));
+
+  const RateKeyStats stats = StatsOf(limiter, kGraph);
+  EXPECT_EQ(stats.sent, 101);
+  EXPECT_EQ(stats.waits, 1);
+  EXPECT_EQ(stats.total_wait, absl::Milliseconds(100));
+  EXPECT_EQ(stats.throttled, 0);
+  EXPECT_EQ(stats.waiting, 0);
+}
+
+TEST(RateLimiterTest, DocumentedDataverseWindowIsNeverExceeded) {
+  SteppingClock clock(absl::Milliseconds(20));
+  LimitsConfig limits = WindowLimits(6000, absl::Seconds(300), absl::Seconds(400));
+  RateLimiter limiter(limits, {&clock, absl::Microseconds(10)});
+  const std::vector<absl::Time> times = Flood(limiter, 7000, kDataverse);
+  EXPECT_LE(MaxInWindow(times, absl::Seconds(300)), 6000);
+  // ... and is used whole: 6,000 without waiting, the next ones as soon as
+  // the first leave the window.
+  EXPECT_LT(times[5999] - times[0], absl::Seconds(300));
+  EXPECT_GE(times[6000] - times[0], absl::Seconds(300));
+  EXPECT_LE(times[6000] - times[0], absl::Milliseconds(300100));
+  EXPECT_LE(times[6999] - times[999], absl::Milliseconds(300100));
+}
+
+TEST(RateLimiterTest, WindowGoesWholeThenOneWindowLater) {
+  FakeClock clock;
+  const absl::Time start = clock.Now();
+  RateLimiter limiter(WindowLimits(100, absl::Seconds(10)), {&clock, kSlice});
+  for (int i = 0; i < 100; ++i) {
+    Permit permit = limiter.Acquire(kDataverse, "GET");
+    ASSERT_TRUE(permit.granted());
+    EXPECT_EQ(permit.waited(), absl::ZeroDuration()) << i;
+  }
+  std::future<Permit> hundred_first = AcquireAsync(limiter, kDataverse, "GET");
+  AwaitWaiting(limiter, kDataverse, 1);
   clock.Advance(absl::Milliseconds(9999));
   EXPECT_FALSE(Ready(hundred_first, std::chrono::milliseconds(20)));
   clock.Advance(absl::Milliseconds(1));
@@ -250,32 +314,25 @@ TEST(RateLimiterTest, TheWholeAllowanceGoesAtOnceThenOneWindowLater) {
   ASSERT_TRUE(permit.granted());
   EXPECT_EQ(permit.waited(), absl::Seconds(10));
   EXPECT_EQ(permit.granted_at(), start + absl::Seconds(10));
-
-  const RateKeyStats stats = StatsOf(limiter, kGraph);
-  EXPECT_EQ(stats.sent, 101);
-  EXPECT_EQ(stats.waits, 1);
-  EXPECT_EQ(stats.total_wait, absl::Seconds(10));
-  EXPECT_EQ(stats.throttled, 0);
-  EXPECT_EQ(stats.waiting, 0);
 }
 
-TEST(RateLimiterTest, EachSlotFreesOneWindowAfterTheRequestThatTookIt) {
+TEST(RateLimiterTest, EachWindowSlotFreesOneWindowAfterTheRequestThatTookIt) {
   FakeClock clock;
   const absl::Time start = clock.Now();
   // 3 per 10 s, sent at 0, 4 and 8 s: the 4th may leave at 10 s, the 5th at
   // 14 s, the 6th at 18 s (a sliding window, not a fixed one).
-  RateLimiter limiter(GraphLimits(3, absl::Seconds(10)), {&clock, kSlice});
+  RateLimiter limiter(WindowLimits(3, absl::Seconds(10)), {&clock, kSlice});
   for (int i = 0; i < 3; ++i) {
-    ASSERT_EQ(limiter.Acquire(kGraph, "POST").waited(), absl::ZeroDuration()) << i;
+    ASSERT_EQ(limiter.Acquire(kDataverse, "POST").waited(), absl::ZeroDuration()) << i;
     clock.Advance(absl::Seconds(4));
   }
   ASSERT_EQ(clock.Now(), start + absl::Seconds(12));
   // At 12 s the 4th goes at once (the request at 0 s left the window).
-  EXPECT_EQ(limiter.Acquire(kGraph, "POST").waited(), absl::ZeroDuration());
-  std::future<Permit> fifth = AcquireAsync(limiter, kGraph);
-  AwaitWaiting(limiter, kGraph, 1);
-  std::future<Permit> sixth = AcquireAsync(limiter, kGraph);
-  AwaitWaiting(limiter, kGraph, 2);
+  EXPECT_EQ(limiter.Acquire(kDataverse, "POST").waited(), absl::ZeroDuration());
+  std::future<Permit> fifth = AcquireAsync(limiter, kDataverse);
+  AwaitWaiting(limiter, kDataverse, 1);
+  std::future<Permit> sixth = AcquireAsync(limiter, kDataverse);
+  AwaitWaiting(limiter, kDataverse, 2);
   clock.Advance(absl::Seconds(2));  // 14 s
   EXPECT_EQ(Get(limiter, fifth).granted_at(), start + absl::Seconds(14));
   EXPECT_FALSE(Ready(sixth, std::chrono::milliseconds(20)));
@@ -468,7 +525,7 @@ TEST(RateLimiterTest, RetryAfterPausesTheWholeKeyReadsIncluded) {
   EXPECT_EQ(w.granted_at(), start + absl::Milliseconds(1500));
 }
 
-TEST(RateLimiterTest, WritesResumeEvenlySpacedForOneWindowAfterAPause) {
+TEST(RateLimiterTest, GraphWritesResumeEvenlySpacedAfterAPause) {
   FakeClock clock;
   const absl::Time start = clock.Now();
   RateLimiter limiter(GraphLimits(100, absl::Seconds(10)), {&clock, kSlice});
@@ -483,10 +540,32 @@ TEST(RateLimiterTest, WritesResumeEvenlySpacedForOneWindowAfterAPause) {
   EXPECT_FALSE(Ready(second, std::chrono::milliseconds(20)));
   clock.Advance(absl::Milliseconds(100));
   EXPECT_EQ(Get(limiter, second).granted_at(), start + absl::Milliseconds(2100));
-  // One window after the pause ended, the allowance goes at once again.
+  // Once the bucket has refilled, it goes whole again.
   clock.Advance(absl::Seconds(10));
   for (int i = 0; i < 50; ++i) {
     EXPECT_EQ(limiter.Acquire(kGraph, "POST").waited(), absl::ZeroDuration()) << i;
+  }
+}
+
+TEST(RateLimiterTest, WindowRequestsResumeEvenlySpacedForOneWindowAfterAPause) {
+  FakeClock clock;
+  const absl::Time start = clock.Now();
+  RateLimiter limiter(WindowLimits(100, absl::Seconds(10)), {&clock, kSlice});
+  limiter.Acquire(kDataverse, "GET").Finish(Answer(429, {{"Retry-After", "2"}}));
+  std::future<Permit> first = AcquireAsync(limiter, kDataverse, "GET");
+  AwaitWaiting(limiter, kDataverse, 1);
+  std::future<Permit> second = AcquireAsync(limiter, kDataverse, "GET");
+  AwaitWaiting(limiter, kDataverse, 2);
+  clock.Advance(absl::Seconds(2));
+  EXPECT_EQ(Get(limiter, first).granted_at(), start + absl::Seconds(2));
+  // The window has room for 98 more, but they leave 10 s / 100 apart.
+  EXPECT_FALSE(Ready(second, std::chrono::milliseconds(20)));
+  clock.Advance(absl::Milliseconds(100));
+  EXPECT_EQ(Get(limiter, second).granted_at(), start + absl::Milliseconds(2100));
+  // One window after the pause ended, the room left goes at once again.
+  clock.Advance(absl::Seconds(10));
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_EQ(limiter.Acquire(kDataverse, "GET").waited(), absl::ZeroDuration()) << i;
   }
 }
 
@@ -622,7 +701,7 @@ TEST(RateLimiterTest, ManyThreadsTogetherStayUnderTheLimit) {
   for (std::thread& t : threads) t.join();
   std::sort(times.begin(), times.end());
   ASSERT_EQ(times.size(), 200u);
-  EXPECT_LE(MaxInWindow(times, absl::Seconds(1)), 50);
+  EXPECT_TRUE(BucketAccepts(times, 50, absl::Seconds(1)));
 }
 
 }  // namespace
