@@ -126,6 +126,7 @@ RateLimiter::RateLimiter(const LimitsConfig& limits, RateLimiterOptions options)
     : clock_(options.clock != nullptr ? options.clock : Clock::Real()),
       wait_slice_(options.wait_slice > absl::ZeroDuration() ? options.wait_slice
                                                             : absl::InfiniteDuration()),
+      transit_guard_(std::max(options.transit_guard, absl::ZeroDuration())),
       limits_(limits) {}
 
 RateLimiter::~RateLimiter() = default;
@@ -222,7 +223,7 @@ void RateLimiter::ApplyLimits(Bucket& b, absl::Time now) {
   b.per = limit->per;
   // Rounded up: never faster than the limit.
   b.spacing = absl::Ceil(limit->per / limit->requests, absl::Nanoseconds(1));
-  b.tolerance = b.spacing * (b.requests - 1);
+  b.tolerance = std::max(b.spacing * (b.requests - 1) - transit_guard_, absl::ZeroDuration());
   if (b.token_bucket) {
     // The requests the bucket owes (tat ahead of now) stay owed, counted at
     // the new rate; a bucket that was not limited owes nothing.
@@ -256,7 +257,7 @@ absl::Time RateLimiter::EarliestSlot(const Bucket& b, absl::Time now, size_t pos
     const absl::Time left = before < static_cast<int64_t>(b.sent.size())
                                 ? b.sent[static_cast<size_t>(before)]
                                 : EarliestSlot(b, now, static_cast<size_t>(before) - b.sent.size());
-    slot = std::max(slot, left + b.per);
+    slot = std::max(slot, left + b.per + transit_guard_);
   }
   if (b.paced_from > now || b.recover_until > now) {
     slot = std::max(slot, std::max(b.paced_from, now) + b.spacing * static_cast<int64_t>(position));

@@ -27,7 +27,8 @@
 //              keeps the times of the last `requests` requests (16 bytes
 //              each). (The admin API's counting is not documented; a window
 //              is the stricter guess.)
-// Either way guestflowd sends exactly what the cloud's own counting allows.
+// Either way guestflowd sends what the cloud's own counting allows, less
+// RateLimiterOptions::transit_guard.
 // Waiting requests of a bucket leave in FIFO order.
 //
 // Pauses. A response 429, or 503 with Retry-After, pauses the whole bucket
@@ -108,6 +109,11 @@ struct RateLimiterOptions {
   // Infinite (the default) is right for the real clock; set it (e.g. 1 ms)
   // with a FakeClock.
   absl::Duration wait_slice = absl::InfiniteDuration();
+  // The cloud counts a request when it arrives, and two requests' trips
+  // differ by a few milliseconds: one sent exactly at its slot may arrive a
+  // hair early by the cloud's count. Window slots are this much later, and a
+  // token bucket holds this much time's worth of tokens less.
+  absl::Duration transit_guard = absl::Milliseconds(20);
 };
 
 class RateLimiter {
@@ -206,6 +212,7 @@ class RateLimiter {
 
   Clock* const clock_;
   const absl::Duration wait_slice_;
+  const absl::Duration transit_guard_;
 
   mutable absl::Mutex mu_;
   LimitsConfig limits_ ABSL_GUARDED_BY(mu_);

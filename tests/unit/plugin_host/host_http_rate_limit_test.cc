@@ -104,7 +104,7 @@ TEST_F(HostHttpRateLimitTest, RequestBeyondMaxWaitGetsALocal429WithoutBeingSent)
   LimitsConfig limits;
   limits.graph_writes = {1, absl::Milliseconds(1500), 0};
   limits.max_wait = absl::Seconds(1);
-  RateLimiter limiter(limits, {&clock_, absl::Milliseconds(1)});
+  RateLimiter limiter(limits, {&clock_, absl::Milliseconds(1), absl::ZeroDuration()});
 
   EXPECT_CALL(http_, Send(AllOf(Field(&HttpRequest::method, "POST"),
                                 Field(&HttpRequest::service, "graph"))))
@@ -131,7 +131,7 @@ TEST_F(HostHttpRateLimitTest, RequestBeyondMaxWaitGetsALocal429WithoutBeingSent)
 }
 
 TEST_F(HostHttpRateLimitTest, CloudThrottlePausesTheTenantsGraphCallsOnly) {
-  RateLimiter limiter(LimitsConfig{}, {&clock_, absl::Milliseconds(1)});
+  RateLimiter limiter(LimitsConfig{}, {&clock_, absl::Milliseconds(1), absl::ZeroDuration()});
   EXPECT_CALL(http_, Send(Field(&HttpRequest::url, kGraphUrl)))
       .WillOnce(Return(Answer(429, {{"Retry-After", "120"}})))
       .WillOnce(Return(Answer(200)))
@@ -165,7 +165,7 @@ TEST_F(HostHttpRateLimitTest, TransportErrorFreesTheConcurrencySlot) {
   LimitsConfig limits;
   limits.dataverse = {0, absl::Seconds(300), 1};
   limits.max_wait = absl::Seconds(1);
-  RateLimiter limiter(limits, {&clock_, absl::Milliseconds(1)});
+  RateLimiter limiter(limits, {&clock_, absl::Milliseconds(1), absl::ZeroDuration()});
   EXPECT_CALL(http_, Send(_))
       .WillOnce(Return(absl::UnavailableError("connect failed")))
       .WillOnce(Return(Answer(204)));

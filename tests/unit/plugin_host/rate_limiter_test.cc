@@ -55,6 +55,11 @@ LimitsConfig WindowLimits(int64_t requests, absl::Duration per,
   return limits;
 }
 
+// Options for a test clock without the transit guard: slots are exact.
+RateLimiterOptions Exact(Clock* clock, absl::Duration wait_slice = kSlice) {
+  return {clock, wait_slice, absl::ZeroDuration()};
+}
+
 HttpResponse Answer(int status, std::vector<HttpHeader> headers = {}) {
   HttpResponse response;
   response.status = status;
@@ -237,7 +242,7 @@ TEST(RateLimiterTest, DocumentedGraphBucketIsNeverExceeded) {
   SteppingClock clock(absl::Milliseconds(5));
   const LimitsConfig limits;  // the defaults: 3,000 writes per 150 s
   ASSERT_EQ(limits.graph_writes.requests, 3000);
-  RateLimiter limiter(limits, {&clock, absl::Microseconds(10)});
+  RateLimiter limiter(limits, Exact(&clock, absl::Microseconds(10)));
   const std::vector<absl::Time> times = Flood(limiter, 4000);
   EXPECT_TRUE(BucketAccepts(times, 3000, absl::Seconds(150)));
   // ... and is used whole: 3,000 at once, then 20 a second.
@@ -247,7 +252,7 @@ TEST(RateLimiterTest, DocumentedGraphBucketIsNeverExceeded) {
 
 TEST(RateLimiterTest, SmallGraphLimitIsNeverExceeded) {
   SteppingClock clock(absl::Milliseconds(5));
-  RateLimiter limiter(GraphLimits(20, absl::Seconds(10)), {&clock, absl::Microseconds(10)});
+  RateLimiter limiter(GraphLimits(20, absl::Seconds(10)), Exact(&clock, absl::Microseconds(10)));
   const std::vector<absl::Time> times = Flood(limiter, 100);
   EXPECT_TRUE(BucketAccepts(times, 20, absl::Seconds(10)));
   EXPECT_FALSE(BucketAccepts(times, 19, absl::Seconds(10))) << "the whole bucket is used";
@@ -259,7 +264,7 @@ TEST(RateLimiterTest, SmallGraphLimitIsNeverExceeded) {
 TEST(RateLimiterTest, GraphBucketGoesWholeThenRefillsEvenly) {
   FakeClock clock;
   const absl::Time start = clock.Now();
-  RateLimiter limiter(GraphLimits(100, absl::Seconds(10)), {&clock, kSlice});
+  RateLimiter limiter(GraphLimits(100, absl::Seconds(10)), Exact(&clock));
   for (int i = 0; i < 100; ++i) {
     Permit permit = limiter.Acquire(kGraph, "POST");
     ASSERT_TRUE(permit.granted());
@@ -285,7 +290,7 @@ TEST(RateLimiterTest, GraphBucketGoesWholeThenRefillsEvenly) {
 TEST(RateLimiterTest, DocumentedDataverseWindowIsNeverExceeded) {
   SteppingClock clock(absl::Milliseconds(20));
   LimitsConfig limits = WindowLimits(6000, absl::Seconds(300), absl::Seconds(400));
-  RateLimiter limiter(limits, {&clock, absl::Microseconds(10)});
+  RateLimiter limiter(limits, Exact(&clock, absl::Microseconds(10)));
   const std::vector<absl::Time> times = Flood(limiter, 7000, kDataverse);
   EXPECT_LE(MaxInWindow(times, absl::Seconds(300)), 6000);
   // ... and is used whole: 6,000 without waiting, the next ones as soon as
@@ -299,7 +304,7 @@ TEST(RateLimiterTest, DocumentedDataverseWindowIsNeverExceeded) {
 TEST(RateLimiterTest, WindowGoesWholeThenOneWindowLater) {
   FakeClock clock;
   const absl::Time start = clock.Now();
-  RateLimiter limiter(WindowLimits(100, absl::Seconds(10)), {&clock, kSlice});
+  RateLimiter limiter(WindowLimits(100, absl::Seconds(10)), Exact(&clock));
   for (int i = 0; i < 100; ++i) {
     Permit permit = limiter.Acquire(kDataverse, "GET");
     ASSERT_TRUE(permit.granted());
@@ -321,7 +326,7 @@ TEST(RateLimiterTest, EachWindowSlotFreesOneWindowAfterTheRequestThatTookIt) {
   const absl::Time start = clock.Now();
   // 3 per 10 s, sent at 0, 4 and 8 s: the 4th may leave at 10 s, the 5th at
   // 14 s, the 6th at 18 s (a sliding window, not a fixed one).
-  RateLimiter limiter(WindowLimits(3, absl::Seconds(10)), {&clock, kSlice});
+  RateLimiter limiter(WindowLimits(3, absl::Seconds(10)), Exact(&clock));
   for (int i = 0; i < 3; ++i) {
     ASSERT_EQ(limiter.Acquire(kDataverse, "POST").waited(), absl::ZeroDuration()) << i;
     clock.Advance(absl::Seconds(4));
@@ -340,10 +345,37 @@ TEST(RateLimiterTest, EachWindowSlotFreesOneWindowAfterTheRequestThatTookIt) {
   EXPECT_EQ(Get(limiter, sixth).granted_at(), start + absl::Seconds(18));
 }
 
+TEST(RateLimiterTest, TheTransitGuardKeepsSlotsAHairLate) {
+  ASSERT_EQ(RateLimiterOptions{}.transit_guard, absl::Milliseconds(20));
+  FakeClock clock;
+  const absl::Time start = clock.Now();
+  // A window: the slot a request frees is 10 s + 20 ms after it.
+  RateLimiter window(WindowLimits(2, absl::Seconds(10)), {&clock, kSlice});
+  EXPECT_TRUE(window.Acquire(kDataverse, "GET").granted());
+  EXPECT_TRUE(window.Acquire(kDataverse, "GET").granted());
+  std::future<Permit> third = AcquireAsync(window, kDataverse, "GET");
+  AwaitWaiting(window, kDataverse, 1);
+  clock.Advance(absl::Seconds(10));
+  EXPECT_FALSE(Ready(third, std::chrono::milliseconds(20)));
+  clock.Advance(absl::Milliseconds(20));
+  EXPECT_EQ(Get(window, third).granted_at(), start + absl::Milliseconds(10020));
+
+  // A bucket of 100 per 10 s holds 20 ms (0.2 of a token) less: 99 at once.
+  RateLimiter bucket(GraphLimits(100, absl::Seconds(10)), {&clock, kSlice});
+  const absl::Time now = clock.Now();
+  for (int i = 0; i < 99; ++i) {
+    EXPECT_EQ(bucket.Acquire(kGraph, "POST").waited(), absl::ZeroDuration()) << i;
+  }
+  std::future<Permit> hundredth = AcquireAsync(bucket, kGraph);
+  AwaitWaiting(bucket, kGraph, 1);
+  clock.Advance(absl::Milliseconds(20));
+  EXPECT_EQ(Get(bucket, hundredth).granted_at(), now + absl::Milliseconds(20));
+}
+
 TEST(RateLimiterTest, WaitersLeaveInArrivalOrder) {
   FakeClock clock;
   // 1 per second.
-  RateLimiter limiter(GraphLimits(1, absl::Seconds(1)), {&clock, kSlice});
+  RateLimiter limiter(GraphLimits(1, absl::Seconds(1)), Exact(&clock));
   ASSERT_TRUE(limiter.Acquire(kGraph, "POST").granted());
   std::vector<std::future<Permit>> waiters;
   for (int i = 0; i < 4; ++i) {
@@ -362,7 +394,7 @@ TEST(RateLimiterTest, WaitersLeaveInArrivalOrder) {
 
 TEST(RateLimiterTest, GraphReadsAreNotLimited) {
   FakeClock clock;
-  RateLimiter limiter(GraphLimits(1, absl::Seconds(10), absl::Seconds(1)), {&clock, kSlice});
+  RateLimiter limiter(GraphLimits(1, absl::Seconds(10), absl::Seconds(1)), Exact(&clock));
   ASSERT_TRUE(limiter.Acquire(kGraph, "POST").granted());
   EXPECT_FALSE(limiter.Acquire(kGraph, "PATCH").granted());  // the next write is 10 s away
   for (int i = 0; i < 1000; ++i) {
@@ -378,7 +410,7 @@ TEST(RateLimiterTest, ZeroRequestsSwitchesTheLimitOff) {
   LimitsConfig limits;
   limits.graph_writes.requests = 0;
   limits.dataverse = {0, absl::Seconds(300), 0};
-  RateLimiter limiter(limits, {&clock, kSlice});
+  RateLimiter limiter(limits, Exact(&clock));
   for (int i = 0; i < 10000; ++i) {
     ASSERT_TRUE(limiter.Acquire(kGraph, "POST").granted()) << i;
     ASSERT_TRUE(limiter.Acquire(kDataverse, "POST").granted()) << i;
@@ -389,7 +421,7 @@ TEST(RateLimiterTest, ZeroRequestsSwitchesTheLimitOff) {
 
 TEST(RateLimiterTest, OtherServicesAreNotLimited) {
   FakeClock clock;
-  RateLimiter limiter(GraphLimits(1, absl::Hours(1)), {&clock, kSlice});
+  RateLimiter limiter(GraphLimits(1, absl::Hours(1)), Exact(&clock));
   const RateKey webhook{"webhook", "app-1", "contoso.onmicrosoft.com@hooks.example.com"};
   for (int i = 0; i < 1000; ++i) ASSERT_TRUE(limiter.Acquire(webhook, "POST").granted()) << i;
 }
@@ -400,7 +432,7 @@ TEST(RateLimiterTest, AdminApiRequestsCountAgainstLimitsAdmin) {
   ASSERT_EQ(limits.admin.requests, 100);  // the default, per 60 s
   ASSERT_EQ(limits.admin.per, absl::Seconds(60));
   limits.admin = {2, absl::Seconds(60), 0};
-  RateLimiter limiter(limits, {&clock, kSlice});
+  RateLimiter limiter(limits, Exact(&clock));
   EXPECT_TRUE(limiter.Acquire(kAdmin, "POST").granted());
   EXPECT_TRUE(limiter.Acquire(kAdmin, "GET").granted());
   Permit refused = limiter.Acquire(kAdmin, "POST");
@@ -416,7 +448,7 @@ TEST(RateLimiterTest, AdminApiRequestsCountAgainstLimitsAdmin) {
 
 TEST(RateLimiterTest, FiftyThirdDataverseRequestWaitsForAFreeSlot) {
   FakeClock clock;
-  RateLimiter limiter(LimitsConfig{}, {&clock, kSlice});  // 6,000 per 300 s, 52 at once
+  RateLimiter limiter(LimitsConfig{}, Exact(&clock));  // 6,000 per 300 s, 52 at once
   std::vector<Permit> in_flight;
   for (int i = 0; i < 52; ++i) {
     in_flight.push_back(limiter.Acquire(kDataverse, i % 2 == 0 ? "GET" : "POST"));
@@ -442,7 +474,7 @@ TEST(RateLimiterTest, NoFreeSlotWithinMaxWaitIsRefused) {
   LimitsConfig limits;
   limits.dataverse = {0, absl::Seconds(300), 1};
   limits.max_wait = absl::Seconds(5);
-  RateLimiter limiter(limits, {&clock, kSlice});
+  RateLimiter limiter(limits, Exact(&clock));
   Permit held = limiter.Acquire(kDataverse, "GET");
   ASSERT_TRUE(held.granted());
   std::future<Permit> waiter = AcquireAsync(limiter, kDataverse, "GET");
@@ -459,7 +491,7 @@ TEST(RateLimiterTest, NoFreeSlotWithinMaxWaitIsRefused) {
 
 TEST(RateLimiterTest, SlotBeyondMaxWaitIsRefusedWithoutWaiting) {
   FakeClock clock;
-  RateLimiter limiter(GraphLimits(1, absl::Seconds(10), absl::Seconds(1)), {&clock, kSlice});
+  RateLimiter limiter(GraphLimits(1, absl::Seconds(10), absl::Seconds(1)), Exact(&clock));
   ASSERT_TRUE(limiter.Acquire(kGraph, "POST").granted());
   // The clock never moves: a refusal that waited would never come back.
   std::future<Permit> second = AcquireAsync(limiter, kGraph);
@@ -473,7 +505,7 @@ TEST(RateLimiterTest, SlotBeyondMaxWaitIsRefusedWithoutWaiting) {
 
 TEST(RateLimiterTest, PauseArrivingWhileWaitingPastMaxWaitRefusesAtOnce) {
   FakeClock clock;
-  RateLimiter limiter(GraphLimits(1, absl::Seconds(10)), {&clock, kSlice});
+  RateLimiter limiter(GraphLimits(1, absl::Seconds(10)), Exact(&clock));
   Permit first = limiter.Acquire(kGraph, "POST");
   std::future<Permit> waiter = AcquireAsync(limiter, kGraph);
   AwaitWaiting(limiter, kGraph, 1);
@@ -485,7 +517,7 @@ TEST(RateLimiterTest, PauseArrivingWhileWaitingPastMaxWaitRefusesAtOnce) {
 
 TEST(RateLimiterTest, StopWaitingRefusesWaitersAndLaterWaits) {
   FakeClock clock;
-  RateLimiter limiter(GraphLimits(1, absl::Seconds(10)), {&clock, kSlice});
+  RateLimiter limiter(GraphLimits(1, absl::Seconds(10)), Exact(&clock));
   ASSERT_TRUE(limiter.Acquire(kGraph, "POST").granted());
   std::future<Permit> waiter = AcquireAsync(limiter, kGraph);
   AwaitWaiting(limiter, kGraph, 1);
@@ -499,7 +531,7 @@ TEST(RateLimiterTest, StopWaitingRefusesWaitersAndLaterWaits) {
 
 TEST(RateLimiterTest, RetryAfterPausesTheWholeKeyReadsIncluded) {
   FakeClock clock;
-  RateLimiter limiter(LimitsConfig{}, {&clock, kSlice});
+  RateLimiter limiter(LimitsConfig{}, Exact(&clock));
   const absl::Time start = clock.Now();
   limiter.Acquire(kGraph, "GET").Finish(Answer(429, {{"retry-after", "1.5"}}));
   EXPECT_EQ(StatsOf(limiter, kGraph).paused_until, start + absl::Milliseconds(1500));
@@ -528,7 +560,7 @@ TEST(RateLimiterTest, RetryAfterPausesTheWholeKeyReadsIncluded) {
 TEST(RateLimiterTest, GraphWritesResumeEvenlySpacedAfterAPause) {
   FakeClock clock;
   const absl::Time start = clock.Now();
-  RateLimiter limiter(GraphLimits(100, absl::Seconds(10)), {&clock, kSlice});
+  RateLimiter limiter(GraphLimits(100, absl::Seconds(10)), Exact(&clock));
   limiter.Acquire(kGraph, "POST").Finish(Answer(429, {{"Retry-After", "2"}}));
   std::future<Permit> first = AcquireAsync(limiter, kGraph);
   AwaitWaiting(limiter, kGraph, 1);
@@ -550,7 +582,7 @@ TEST(RateLimiterTest, GraphWritesResumeEvenlySpacedAfterAPause) {
 TEST(RateLimiterTest, WindowRequestsResumeEvenlySpacedForOneWindowAfterAPause) {
   FakeClock clock;
   const absl::Time start = clock.Now();
-  RateLimiter limiter(WindowLimits(100, absl::Seconds(10)), {&clock, kSlice});
+  RateLimiter limiter(WindowLimits(100, absl::Seconds(10)), Exact(&clock));
   limiter.Acquire(kDataverse, "GET").Finish(Answer(429, {{"Retry-After", "2"}}));
   std::future<Permit> first = AcquireAsync(limiter, kDataverse, "GET");
   AwaitWaiting(limiter, kDataverse, 1);
@@ -571,7 +603,7 @@ TEST(RateLimiterTest, WindowRequestsResumeEvenlySpacedForOneWindowAfterAPause) {
 
 TEST(RateLimiterTest, HttpDateRetryAfterPausesUntilThatTime) {
   FakeClock clock(absl::FromUnixSeconds(1767225600));  // Thu, 01 Jan 2026 00:00:00 GMT
-  RateLimiter limiter(LimitsConfig{}, {&clock, kSlice});
+  RateLimiter limiter(LimitsConfig{}, Exact(&clock));
   limiter.Acquire(kDataverse, "GET")
       .Finish(Answer(429, {{"Retry-After", "Thu, 01 Jan 2026 00:00:20 GMT"}}));
   EXPECT_EQ(StatsOf(limiter, kDataverse).paused_until, absl::FromUnixSeconds(1767225620));
@@ -579,7 +611,7 @@ TEST(RateLimiterTest, HttpDateRetryAfterPausesUntilThatTime) {
 
 TEST(RateLimiterTest, ServiceUnavailableWithRetryAfterPausesWithoutDoesNot) {
   FakeClock clock;
-  RateLimiter limiter(LimitsConfig{}, {&clock, kSlice});
+  RateLimiter limiter(LimitsConfig{}, Exact(&clock));
   limiter.Acquire(kAdmin, "GET").Finish(Answer(503));
   EXPECT_EQ(StatsOf(limiter, kAdmin).paused_until, absl::InfinitePast());
   limiter.Acquire(kAdmin, "GET").Finish(Answer(503, {{"Retry-After", "3"}}));
@@ -589,7 +621,7 @@ TEST(RateLimiterTest, ServiceUnavailableWithRetryAfterPausesWithoutDoesNot) {
 
 TEST(RateLimiterTest, ShorterRetryAfterNeverShortensAPause) {
   FakeClock clock;
-  RateLimiter limiter(LimitsConfig{}, {&clock, kSlice});
+  RateLimiter limiter(LimitsConfig{}, Exact(&clock));
   Permit a = limiter.Acquire(kGraph, "GET");
   Permit b = limiter.Acquire(kGraph, "GET");
   a.Finish(Answer(429, {{"Retry-After", "30"}}));
@@ -600,7 +632,7 @@ TEST(RateLimiterTest, ShorterRetryAfterNeverShortensAPause) {
 
 TEST(RateLimiterTest, WithoutRetryAfterThePauseDoublesUpTo30sAndResets) {
   FakeClock clock;
-  RateLimiter limiter(LimitsConfig{}, {&clock, kSlice});
+  RateLimiter limiter(LimitsConfig{}, Exact(&clock));
   std::vector<absl::Duration> pauses;
   for (int i = 0; i < 7; ++i) {
     // Each request leaves once the previous pause is over.
@@ -621,7 +653,7 @@ TEST(RateLimiterTest, WithoutRetryAfterThePauseDoublesUpTo30sAndResets) {
 
 TEST(RateLimiterTest, AnswersToRequestsSentBeforeThePauseDoNotDoubleIt) {
   FakeClock clock;
-  RateLimiter limiter(LimitsConfig{}, {&clock, kSlice});
+  RateLimiter limiter(LimitsConfig{}, Exact(&clock));
   std::vector<Permit> in_flight;
   for (int i = 0; i < 5; ++i) in_flight.push_back(limiter.Acquire(kDataverse, "GET"));
   clock.Advance(absl::Milliseconds(10));
@@ -634,7 +666,7 @@ TEST(RateLimiterTest, AnswersToRequestsSentBeforeThePauseDoNotDoubleIt) {
 
 TEST(RateLimiterTest, NewLimitsApplyToExistingBuckets) {
   FakeClock clock;
-  RateLimiter limiter(GraphLimits(1, absl::Seconds(10), absl::Milliseconds(500)), {&clock, kSlice});
+  RateLimiter limiter(GraphLimits(1, absl::Seconds(10), absl::Milliseconds(500)), Exact(&clock));
   ASSERT_TRUE(limiter.Acquire(kGraph, "POST").granted());
   EXPECT_FALSE(limiter.Acquire(kGraph, "POST").granted());
 
@@ -658,7 +690,7 @@ TEST(RateLimiterTest, NewLimitsApplyToExistingBuckets) {
 
 TEST(RateLimiterTest, NewConcurrencyCapAppliesToRequestsInFlight) {
   FakeClock clock;
-  RateLimiter limiter(LimitsConfig{}, {&clock, kSlice});
+  RateLimiter limiter(LimitsConfig{}, Exact(&clock));
   Permit a = limiter.Acquire(kDataverse, "GET");
   Permit b = limiter.Acquire(kDataverse, "GET");
   LimitsConfig one_at_a_time;
@@ -674,7 +706,7 @@ TEST(RateLimiterTest, NewConcurrencyCapAppliesToRequestsInFlight) {
 
 TEST(RateLimiterTest, PausesSurviveNewLimits) {
   FakeClock clock;
-  RateLimiter limiter(LimitsConfig{}, {&clock, kSlice});
+  RateLimiter limiter(LimitsConfig{}, Exact(&clock));
   limiter.Acquire(kGraph, "POST").Finish(Answer(429, {{"Retry-After", "10"}}));
   limiter.SetLimits(GraphLimits(50, absl::Seconds(10)));
   EXPECT_EQ(StatsOf(limiter, kGraph).paused_until, clock.Now() + absl::Seconds(10));
@@ -684,7 +716,7 @@ TEST(RateLimiterTest, PausesSurviveNewLimits) {
 
 TEST(RateLimiterTest, ManyThreadsTogetherStayUnderTheLimit) {
   SteppingClock clock(absl::Microseconds(100));
-  RateLimiter limiter(GraphLimits(50, absl::Seconds(1)), {&clock, absl::Microseconds(50)});
+  RateLimiter limiter(GraphLimits(50, absl::Seconds(1)), Exact(&clock, absl::Microseconds(50)));
   absl::Mutex mu;
   std::vector<absl::Time> times;
   std::vector<std::thread> threads;
