@@ -1,0 +1,233 @@
+// Crash survival end to end: an import of 1,000 guests through the Microsoft
+// plugins and the cloud emulator while guestflowd is killed with SIGKILL at
+// random moments (once while the file is still being sent) and restarted on
+// the same SQLite file. Every guest must end SUCCEEDED with exactly one
+// invitation, guest user, group membership, license and role association in
+// the cloud; a notification may be sent again only for a step a kill
+// interrupted, at most once per kill, and always under the same delivery id.
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "gtest/gtest.h"
+#include "guestflow/v1/batch_service.grpc.pb.h"
+#include "httplib.h"
+#include "nlohmann/json.hpp"
+#include "tests/integration/rpc_helpers.h"
+#include "tests/integration/server_process.h"
+#include "tests/support/webhook_receiver.h"
+
+namespace guestflow {
+namespace {
+
+using ::guestflow::itest::EmulatorProcess;
+using ::guestflow::itest::ReadFile;
+using ::guestflow::itest::ServerProcess;
+using ::guestflow::itest::TempDir;
+using ::guestflow::itest::WriteFile;
+
+constexpr int kGuests = 1000;
+constexpr int kKills = 6;  // the first while the file is being sent
+constexpr char kRequestId[] = "crash-import-1";
+constexpr char kHookSecret[] = "crash-test-webhook-secret";
+
+std::string Email(int i) { return absl::StrCat("crash", i, "@fabrikam.com"); }
+
+std::string Csv() {
+  std::string csv = "Email,FirstName,LastName,UsageLocation\r\n";
+  for (int i = 0; i < kGuests; ++i) {
+    absl::StrAppend(&csv, Email(i), ",Guest,Number", i, ",GB\r\n");
+  }
+  return csv;
+}
+
+class CrashE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    emulator_ =
+        // The demo tenant with 100,000 seats (the bulk benchmark's fixture).
+        std::make_unique<EmulatorProcess>(GUESTFLOW_BULK_FIXTURE, dir_.File("emulator.log"));
+    ASSERT_TRUE(emulator_->Start()) << emulator_->log();
+    // Latency, so that a kill lands inside steps; the cloud's lags, so that
+    // steps wait; no throttling, so that the test is about crashes.
+    httplib::Client control(emulator_->url());
+    auto knobs = control.Post("/_emulator/knobs", R"({
+        "throttle_scale": 0,
+        "latency_ms": {"token": 5, "graph": 15, "admin": 15, "dataverse": 20},
+        "replication_lag_ms": 100, "usage_location_lag_ms": 100,
+        "license_propagation_ms": 100, "dataverse_sync_delay_ms": 100})",
+                              "application/json");
+    ASSERT_TRUE(knobs && knobs->status == 200) << (knobs ? knobs->body : "no answer");
+
+    const std::string notifier =
+        absl::StrCat("notifier: {name: webhook_notifier, settings: {url: \"", receiver_.Url(),
+                     "\", format: generic, secret: {env: HOOK_SECRET}}}");
+    std::string config = ReadFile(GUESTFLOW_DEMO_CONFIG);
+    const size_t notifier_at = config.find("notifier: {name: outbox_notifier");
+    ASSERT_NE(notifier_at, std::string::npos);
+    config.replace(notifier_at, config.find('\n', notifier_at) - notifier_at, notifier);
+    config = absl::StrReplaceAll(
+        config, {{"http://127.0.0.1:47080", emulator_->url()},
+                 {"listen: 127.0.0.1:47051", "listen: 127.0.0.1:0"},
+                 {"../build/plugins", PLUGIN_DIR},
+                 {"../build/sandbox", dir_.path()},
+                 {"outbox_notifier.so]", "outbox_notifier.so, webhook_notifier.so]"},
+                 {"  workers: 8\n", "  workers: 32\n"},
+                 {"  backoff_initial: 500ms\n", "  backoff_initial: 100ms\n"},
+                 // The emulator does not throttle here; neither does guestflowd.
+                 {"\ntenants:\n",
+                  "\nlimits:\n  graph_writes: {requests: 0}\n"
+                  "  dataverse: {requests: 0, concurrent: 0}\n"
+                  "  admin: {requests: 0}\n\ntenants:\n"}});
+    ASSERT_NE(config.find("workers: 32"), std::string::npos);
+    ASSERT_NE(config.find("webhook_notifier.so]"), std::string::npos);
+    ASSERT_NE(config.find("admin: {requests: 0}"), std::string::npos);
+    WriteFile(dir_.File("guestflowd.yaml"), config);
+    server_ =
+        std::make_unique<ServerProcess>(dir_.File("guestflowd.yaml"), dir_.File("guestflowd.log"));
+    server_->SetEnv("CONTOSO_CLIENT_SECRET", "contoso-emulator-secret");
+    server_->SetEnv("HOOK_SECRET", kHookSecret);
+    ASSERT_TRUE(server_->Start()) << server_->log();
+  }
+
+  std::unique_ptr<v1::BatchService::Stub> Batches() {
+    return v1::BatchService::NewStub(server_->Channel());
+  }
+
+  // Sends the whole file under kRequestId; the call's status.
+  grpc::Status SendFile(v1::Batch* batch) {
+    auto context = itest::Deadline(120);
+    auto stub = Batches();
+    auto writer = stub->CreateBatch(context.get(), batch);
+    v1::CreateBatchRequest header;
+    header.mutable_header()->set_tenant("contoso");
+    header.mutable_header()->set_request_id(kRequestId);
+    bool open = writer->Write(header);
+    const std::string csv = Csv();
+    constexpr size_t kChunk = 4096;
+    for (size_t i = 0; open && i < csv.size(); i += kChunk) {
+      v1::CreateBatchRequest r;
+      r.set_csv_chunk(csv.substr(i, kChunk));
+      open = writer->Write(r);
+    }
+    if (open) writer->WritesDone();
+    return writer->Finish();
+  }
+
+  void Restart() {
+    ASSERT_TRUE(server_->Start()) << server_->log();
+    ++restarts_;
+  }
+
+  nlohmann::json Counters() {
+    httplib::Client client(emulator_->url());
+    auto res = client.Get("/_emulator/counters");
+    EXPECT_TRUE(res && res->status == 200);
+    return res ? nlohmann::json::parse(res->body) : nlohmann::json::object();
+  }
+
+  TempDir dir_;
+  testing::WebhookReceiver receiver_{kHookSecret};
+  std::unique_ptr<EmulatorProcess> emulator_;
+  std::unique_ptr<ServerProcess> server_;
+  int restarts_ = 0;
+};
+
+TEST_F(CrashE2eTest, AThousandGuestsSurviveRepeatedKillsWithNothingDoneTwice) {
+  absl::BitGen bitgen;
+  const uint32_t seed = absl::Uniform<uint32_t>(bitgen);
+  std::printf("crash test seed %u\n", seed);
+  std::seed_seq seq{seed};
+  std::mt19937 rng(seq);
+  auto between = [&rng](int low_ms, int high_ms) {
+    return std::chrono::milliseconds(std::uniform_int_distribution<int>(low_ms, high_ms)(rng));
+  };
+
+  // Kill 1: while the file is still arriving (or just after).
+  v1::Batch batch;
+  {
+    std::thread killer([&] {
+      std::this_thread::sleep_for(between(50, 400));
+      server_->Kill9();
+    });
+    (void)SendFile(&batch);  // most likely cut off; the re-send below decides
+    killer.join();
+  }
+  Restart();
+  // The same file with the same request_id continues the batch.
+  grpc::Status sent = SendFile(&batch);
+  ASSERT_TRUE(sent.ok()) << sent.error_message() << server_->log();
+  ASSERT_TRUE(batch.input_complete());
+  ASSERT_EQ(batch.rows_total(), kGuests);
+  ASSERT_EQ(batch.rows_invalid(), 0);
+
+  // Kills 2..kKills while the guests are onboarded.
+  for (int kill = 2; kill <= kKills; ++kill) {
+    std::this_thread::sleep_for(between(500, 2500));
+    server_->Kill9();
+    Restart();
+  }
+
+  // Then let it finish.
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(3);
+  v1::Batch now;
+  while (std::chrono::steady_clock::now() < give_up) {
+    v1::GetBatchRequest r;
+    r.set_name(batch.name());
+    grpc::Status s = Batches()->GetBatch(itest::Deadline().get(), r, &now);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    if (now.done()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  ASSERT_TRUE(now.done()) << now.DebugString() << server_->log();
+  EXPECT_EQ(now.counts().at("ONBOARDING_STATE_SUCCEEDED"), kGuests) << now.DebugString();
+  EXPECT_EQ(restarts_, kKills);
+
+  // The cloud: exactly one of every side effect per guest.
+  const nlohmann::json c = Counters();
+  std::set<std::string> users;
+  for (int i = 0; i < kGuests; ++i) {
+    const std::string email = Email(i);
+    EXPECT_EQ(c["invitations_by_email"].value(email, 0), 1) << email;
+    EXPECT_EQ(c["guests_created_by_email"].value(email, 0), 1) << email;
+  }
+  EXPECT_EQ(c["invitations_by_email"].size(), static_cast<size_t>(kGuests));
+  EXPECT_EQ(c["license_assignments"].size(), static_cast<size_t>(kGuests));
+  for (const auto& [key, n] : c["license_assignments"].items()) EXPECT_EQ(n, 1) << key;
+  EXPECT_EQ(c["role_associations"].size(), static_cast<size_t>(kGuests));  // one role each
+  for (const auto& [key, n] : c["role_associations"].items()) EXPECT_EQ(n, 1) << key;
+  EXPECT_EQ(c["group_member_adds"].size(), static_cast<size_t>(kGuests));
+  for (const auto& [key, n] : c["group_member_adds"].items()) EXPECT_EQ(n, 1) << key;
+
+  // Notifications: every guest told; a second delivery only for a notify
+  // step a kill cut short, at most one per kill, under the same delivery id.
+  std::map<std::string, std::set<std::string>> ids_by_guest;
+  std::map<std::string, int> deliveries_by_guest;
+  for (const testing::WebhookDelivery& d : receiver_.Deliveries()) {
+    const nlohmann::json payload = nlohmann::json::parse(d.body, nullptr, false);
+    ASSERT_TRUE(payload.is_object()) << d.body;
+    const std::string email = payload["guest"]["email"].get<std::string>();
+    ids_by_guest[email].insert(d.Header("x-guestflow-delivery"));
+    ++deliveries_by_guest[email];
+  }
+  EXPECT_EQ(deliveries_by_guest.size(), static_cast<size_t>(kGuests));
+  int duplicates = 0;
+  for (const auto& [email, n] : deliveries_by_guest) {
+    duplicates += n - 1;
+    EXPECT_EQ(ids_by_guest[email].size(), 1u) << email << " got deliveries under several ids";
+    EXPECT_FALSE(ids_by_guest[email].begin()->empty()) << email;
+  }
+  EXPECT_LE(duplicates, kKills);
+  std::printf("crash test: %d guests, %d kills, %d duplicate notifications\n", kGuests, kKills,
+              duplicates);
+}
+
+}  // namespace
+}  // namespace guestflow
