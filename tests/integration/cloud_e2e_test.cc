@@ -27,11 +27,7 @@ using ::testing::HasSubstr;
 
 // deploy/guestflowd.demo.yaml with the emulator's port and the test's folders.
 std::string DemoConfig(const std::string& emulator_url, const std::string& dir) {
-  std::string text = ReadFile(GUESTFLOW_DEMO_CONFIG);
-  return absl::StrReplaceAll(text, {{"http://127.0.0.1:47080", emulator_url},
-                                    {"listen: 127.0.0.1:47051", "listen: 127.0.0.1:0"},
-                                    {"../build/plugins", PLUGIN_DIR},
-                                    {"../build/sandbox", dir}});
+  return itest::DemoConfig(GUESTFLOW_DEMO_CONFIG, emulator_url, PLUGIN_DIR, dir);
 }
 
 class CloudE2eTest : public ::testing::Test {

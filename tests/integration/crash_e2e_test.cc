@@ -28,7 +28,6 @@ namespace guestflow {
 namespace {
 
 using ::guestflow::itest::EmulatorProcess;
-using ::guestflow::itest::ReadFile;
 using ::guestflow::itest::ServerProcess;
 using ::guestflow::itest::TempDir;
 using ::guestflow::itest::WriteFile;
@@ -69,16 +68,13 @@ class CrashE2eTest : public ::testing::Test {
     const std::string notifier =
         absl::StrCat("notifier: {name: webhook_notifier, settings: {url: \"", receiver_.Url(),
                      "\", format: generic, secret: {env: HOOK_SECRET}}}");
-    std::string config = ReadFile(GUESTFLOW_DEMO_CONFIG);
+    std::string config =
+        itest::DemoConfig(GUESTFLOW_DEMO_CONFIG, emulator_->url(), PLUGIN_DIR, dir_.path());
     const size_t notifier_at = config.find("notifier: {name: outbox_notifier");
     ASSERT_NE(notifier_at, std::string::npos);
     config.replace(notifier_at, config.find('\n', notifier_at) - notifier_at, notifier);
     config = absl::StrReplaceAll(
-        config, {{"http://127.0.0.1:47080", emulator_->url()},
-                 {"listen: 127.0.0.1:47051", "listen: 127.0.0.1:0"},
-                 {"../build/plugins", PLUGIN_DIR},
-                 {"../build/sandbox", dir_.path()},
-                 {"outbox_notifier.so]", "outbox_notifier.so, webhook_notifier.so]"},
+        config, {{"outbox_notifier.so]", "outbox_notifier.so, webhook_notifier.so]"},
                  {"  workers: 8\n", "  workers: 32\n"},
                  {"  backoff_initial: 500ms\n", "  backoff_initial: 100ms\n"},
                  // The emulator does not throttle here; neither does guestflowd.

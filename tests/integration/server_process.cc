@@ -15,6 +15,7 @@
 
 extern char** environ;
 
+#include "absl/strings/str_replace.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 
@@ -43,6 +44,15 @@ std::string ReadFile(const std::string& path) {
 void WriteFile(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << text;
+}
+
+std::string DemoConfig(const std::string& demo_config, const std::string& emulator_url,
+                       const std::string& plugin_dir, const std::string& dir) {
+  return absl::StrReplaceAll(ReadFile(demo_config),
+                             {{"http://127.0.0.1:47080", emulator_url},
+                              {"listen: 127.0.0.1:47051", "listen: 127.0.0.1:0"},
+                              {"../build/plugins", plugin_dir},
+                              {"../build/sandbox", dir}});
 }
 
 namespace {

@@ -27,6 +27,13 @@ class TempDir {
 std::string ReadFile(const std::string& path);
 void WriteFile(const std::string& path, const std::string& text);
 
+// The demo config (deploy/guestflowd.demo.yaml, at `demo_config`) pointed at a
+// running emulator and a test's folders: the emulator's URL for every cloud
+// endpoint, a port the kernel picks, `plugin_dir`, and `dir` for the store
+// and the outbox.
+std::string DemoConfig(const std::string& demo_config, const std::string& emulator_url,
+                       const std::string& plugin_dir, const std::string& dir);
+
 struct RunResult {
   int exit_code = -1;
   std::string output;  // stdout and stderr together

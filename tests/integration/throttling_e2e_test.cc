@@ -23,7 +23,6 @@ namespace guestflow {
 namespace {
 
 using ::guestflow::itest::EmulatorProcess;
-using ::guestflow::itest::ReadFile;
 using ::guestflow::itest::ServerProcess;
 using ::guestflow::itest::TempDir;
 using ::guestflow::itest::WriteFile;
@@ -45,12 +44,8 @@ class ThrottlingE2eTest : public ::testing::Test {
     ASSERT_TRUE(knobs && knobs->status == 200) << (knobs ? knobs->body : "no answer");
 
     std::string config = absl::StrReplaceAll(
-        ReadFile(GUESTFLOW_DEMO_CONFIG),
-        {{"http://127.0.0.1:47080", emulator_->url()},
-         {"listen: 127.0.0.1:47051", "listen: 127.0.0.1:0"},
-         {"../build/plugins", PLUGIN_DIR},
-         {"../build/sandbox", dir_.path()},
-         {"  max_attempts: 8\n", "  max_attempts: 2\n"},
+        itest::DemoConfig(GUESTFLOW_DEMO_CONFIG, emulator_->url(), PLUGIN_DIR, dir_.path()),
+        {{"  max_attempts: 8\n", "  max_attempts: 2\n"},
          {"\ntenants:\n", absl::StrCat("\nlimits:\n", limits, "\ntenants:\n")}});
     ASSERT_NE(config.find("max_attempts: 2"), std::string::npos);
     WriteFile(dir_.File("guestflowd.yaml"), config);
