@@ -134,9 +134,10 @@ struct Knobs {
   // dataverse, dataverse_concurrent (requests only), admin. Not scaled; the
   // others stay scaled by throttle_scale.
   std::map<std::string, LimitOverride> throttle_limits;
-  double error_rate = 0;  // share of requests answered 503
-  double reset_rate = 0;  // share of connections reset before answering
-  double slow_rate = 0;   // share of requests delayed by slow_ms
+  double error_rate = 0;     // share of requests answered 503
+  double throttle_rate = 0;  // share answered 429 with Retry-After, whatever the limits
+  double reset_rate = 0;     // share of connections reset before answering
+  double slow_rate = 0;      // share of requests delayed by slow_ms
   int slow_ms = 0;
 };
 

@@ -26,6 +26,7 @@ nlohmann::json KnobsJson(const Knobs& k) {
           {"throttle_scale", k.throttle_scale},
           {"throttle_limits", limits},
           {"error_rate", k.error_rate},
+          {"throttle_rate", k.throttle_rate},
           {"reset_rate", k.reset_rate},
           {"slow_rate", k.slow_rate},
           {"slow_ms", k.slow_ms}};

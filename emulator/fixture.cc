@@ -60,7 +60,7 @@ void ParseKnobs(const YAML::Node& n, Knobs& k) {
   CheckKeys(n, "knobs",
             {"latency_ms", "replication_lag_ms", "usage_location_lag_ms", "license_propagation_ms",
              "dataverse_sync_delay_ms", "throttle_scale", "throttle_limits", "error_rate",
-             "reset_rate", "slow_rate", "slow_ms"});
+             "throttle_rate", "reset_rate", "slow_rate", "slow_ms"});
   k.latency_ms = Get<std::map<std::string, int>>(n, "latency_ms", "knobs", k.latency_ms);
   k.replication_lag_ms = Get<int>(n, "replication_lag_ms", "knobs", k.replication_lag_ms);
   k.usage_location_lag_ms = Get<int>(n, "usage_location_lag_ms", "knobs", k.usage_location_lag_ms);
@@ -93,6 +93,7 @@ void ParseKnobs(const YAML::Node& n, Knobs& k) {
     k.throttle_limits = std::move(parsed);
   }
   k.error_rate = Get<double>(n, "error_rate", "knobs", k.error_rate);
+  k.throttle_rate = Get<double>(n, "throttle_rate", "knobs", k.throttle_rate);
   k.reset_rate = Get<double>(n, "reset_rate", "knobs", k.reset_rate);
   k.slow_rate = Get<double>(n, "slow_rate", "knobs", k.slow_rate);
   k.slow_ms = Get<int>(n, "slow_ms", "knobs", k.slow_ms);

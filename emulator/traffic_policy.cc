@@ -135,6 +135,26 @@ void SendTokenUnavailable(const httplib::Request& req, httplib::Response& res) {
        {"correlation_id", id}});
 }
 
+// A 429 in the shape of `service`, for knobs.throttle_rate.
+void SendInjectedThrottle(const httplib::Request& req, httplib::Response& res,
+                          const std::string& service) {
+  if (service == "graph") {
+    res.set_header("Retry-After", FractionalRetryAfter(absl::Milliseconds(200)));
+    SendGraphThrottled(req, res);
+  } else if (service == "dataverse") {
+    res.set_header("Retry-After", "1");
+    SendDataverseError(res, 429, "0x80072322",
+                       "Number of requests exceeded the limit of 6000 over time window of 300 "
+                       "seconds.");
+  } else {
+    res.set_header("Retry-After", "1");
+    SendJson(res, 429,
+             {{"error",
+               {{"code", "TooManyRequests"},
+                {"message", "Rate limit is exceeded. Try again in 1 seconds."}}}});
+  }
+}
+
 // A 503 in the shape of `service`; half of them say when to come back.
 void SendServiceUnavailable(const httplib::Request& req, httplib::Response& res,
                             const std::string& service) {
@@ -413,6 +433,10 @@ bool TrafficPolicy::Before(const httplib::Request& req, httplib::Response& res,
   }
   if (Chance(knobs.error_rate)) {
     SendServiceUnavailable(req, res, service);
+    return true;
+  }
+  if (service != "token" && Chance(knobs.throttle_rate)) {
+    SendInjectedThrottle(req, res, service);
     return true;
   }
 

@@ -31,6 +31,9 @@
 //               The journal records such a request with status 0.
 //   error_rate  503 in the service's error shape, half of them with a short
 //               Retry-After.
+//   throttle_rate  429 in the service's throttling shape with a short
+//               Retry-After (Graph 0.2 s, others 1 s), as if a limit shared
+//               with other callers had run out. Token requests are spared.
 //   slow_rate   the answer is delayed by slow_ms.
 // Requests to /_emulator (service "control") are never touched.
 //

@@ -6,6 +6,11 @@
 //                        Dynamics environment; the guest is added to it
 //   replication_poll_ms  how long to wait before looking again when a new
 //                        guest is not replicated yet (default 2000)
+//   reinvite_grace_ms    after an invitation whose outcome is unknown (the
+//                        process died mid-step, or the POST got no answer),
+//                        how long the guest may take to show up in the
+//                        directory before it is invited again (default 15 x
+//                        replication_poll_ms)
 //   graph_scope          token scope (default https://graph.microsoft.com/.default)
 // Steps use the tenant's graph_url from their input; check() uses the one
 // the host adds to the settings (tenant_settings.graph_url).
@@ -22,6 +27,7 @@ struct InviteSettings {
   std::string cc_email;
   std::string security_group_id;
   int64_t replication_poll_ms = 2000;
+  int64_t reinvite_grace_ms = 30000;
   std::string graph_scope;
   std::string graph_url;  // tenant_settings.graph_url; "" = https://graph.microsoft.com
 };

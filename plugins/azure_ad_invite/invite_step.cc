@@ -1,5 +1,8 @@
 #include "invite_step.h"
 
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -9,6 +12,10 @@
 
 namespace guestflow::azure_ad_invite {
 namespace {
+
+// Outputs that say an invitation may have been made unseen.
+constexpr char kInterruptedAt[] = "interrupted_at_ms";  // set by the engine
+constexpr char kInvitationUncertainAt[] = "invitation_uncertain_at_ms";
 
 using nlohmann::json;
 using plugins::GraphClient;
@@ -103,6 +110,11 @@ std::optional<StepResult> Invite(sdk::Call& call, GraphClient& graph,
   if (!info.empty()) body["invitedUserMessageInfo"] = info;
 
   const sdk::HttpResponse r = graph.Send("POST", "/invitations", body);
+  if (r.status == 0 || r.status >= 500) {
+    // No answer, or one that does not say whether the invitation was made:
+    // the next attempt gives the guest time to show up before inviting again.
+    call.SetOutput(kInvitationUncertainAt, std::to_string(call.NowUnixMs()));
+  }
   if (r.status == 403) {
     const std::string message = plugins::CloudMessage(r);
     if (plugins::ContainsIgnoreCase(message, "Guest invitations not allowed")) {
@@ -128,6 +140,30 @@ std::optional<StepResult> Invite(sdk::Call& call, GraphClient& graph,
   call.SetOutput("invite_redeem_url", plugins::StringAt(*invitation, "inviteRedeemUrl"));
   call.Log(GF_LOG_INFO, "invited " + in.email + " as user " + id);
   return std::nullopt;
+}
+
+// An earlier attempt may have invited the guest without our knowing: the
+// process died mid-step (the engine's interrupted_at_ms) or the POST got no
+// answer (invitation_uncertain_at_ms). A new guest takes a while to show up
+// in the directory's lookups, so until reinvite_grace_ms after that moment,
+// a guest not found yet is waited for rather than invited again. nullopt:
+// go ahead and invite.
+std::optional<StepResult> AwaitUncertainInvitation(sdk::Call& call, const InviteSettings& settings,
+                                                   const plugins::StepInput& in) {
+  int64_t since = 0;
+  for (const char* key : {kInterruptedAt, kInvitationUncertainAt}) {
+    int64_t at = 0;
+    const std::string text = in.PreviousOutput(key);
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), at);
+    if (!text.empty() && error == std::errc() && end == text.data() + text.size()) {
+      since = std::max(since, at);
+    }
+  }
+  if (since == 0 || call.NowUnixMs() - since >= settings.reinvite_grace_ms) return std::nullopt;
+  return StepResult::Wait(settings.replication_poll_ms,
+                          "an earlier attempt may have invited " + in.email +
+                              "; waiting for the directory to show the guest before inviting "
+                              "again");
 }
 
 // POST /groups/{id}/members/$ref (microsoft-apis.md E): nullopt once the user
@@ -177,6 +213,8 @@ StepResult RunInviteStep(sdk::Call& call, const InviteSettings& settings,
       call.SetOutput("invited_user_id", user_id);
       call.SetOutput("existing_user", "true");
       call.Log(GF_LOG_INFO, in.email + " already is user " + user_id + "; not inviting again");
+    } else if (std::optional<StepResult> wait = AwaitUncertainInvitation(call, settings, in)) {
+      return *wait;
     } else if (std::optional<StepResult> failed = Invite(call, graph, settings, in, &user_id)) {
       return *failed;
     }

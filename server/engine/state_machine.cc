@@ -109,7 +109,9 @@ absl::StatusOr<std::vector<OnboardingEvent>> BeginStep(Onboarding& o, absl::Time
               absl::StrCat(StepName(step->kind), " started with plugin ", step->plugin)));
   } else if (step->state == StepState::kRunning) {
     // Left RUNNING by a process that stopped mid-step: the step is idempotent
-    // and runs again.
+    // and runs again. Its plugin learns when (a call it made may have taken
+    // effect without an answer).
+    step->outputs[std::string(kInterruptedAtOutput)] = absl::StrCat(absl::ToUnixMillis(now));
     events.push_back(Event(now, "step_resumed", step->kind,
                            absl::StrCat(StepName(step->kind), " resumed after an interruption")));
   }

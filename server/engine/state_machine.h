@@ -34,8 +34,15 @@ Onboarding NewOnboarding(std::string id, std::string tenant, Guest guest, Onboar
 Step* CurrentStep(Onboarding& onboarding);
 const Step* CurrentStep(const Onboarding& onboarding);
 
+// The output BeginStep sets on a step a process left RUNNING (it died
+// mid-step): the time of the resumption in Unix milliseconds. A plugin whose
+// side effect may have happened unseen (a call sent, no answer kept) reads it
+// as PreviousOutput("interrupted_at_ms") and looks harder before acting again.
+inline constexpr absl::string_view kInterruptedAtOutput = "interrupted_at_ms";
+
 // Marks the current step RUNNING (and the onboarding RUNNING). Returns the
-// events to append (`step_started` the first time a step starts).
+// events to append (`step_started` the first time a step starts; for a step
+// left RUNNING, `step_resumed` and the kInterruptedAtOutput output).
 // FAILED_PRECONDITION when the onboarding is terminal or has no step left.
 absl::StatusOr<std::vector<OnboardingEvent>> BeginStep(Onboarding& onboarding, absl::Time now);
 

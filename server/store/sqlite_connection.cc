@@ -2,8 +2,12 @@
 
 #include <filesystem>
 #include <limits>
+#include <map>
+#include <memory>
+#include <optional>
 #include <system_error>
 
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "server/common/status_macros.h"
 #include "server/store/sqlite_schema.h"
@@ -51,6 +55,27 @@ SqliteConnection::~SqliteConnection() {
   sqlite3_close(db_);
 }
 
+namespace {
+
+// One writer gate per database file in this process, by canonical path. The
+// gates live as long as a connection holds them.
+std::shared_ptr<absl::Mutex> WriterGateFor(const std::string& path) {
+  static absl::Mutex mu(absl::kConstInit);
+  static auto* gates = new std::map<std::string, std::weak_ptr<absl::Mutex>>();
+  std::error_code error;
+  std::filesystem::path canonical = std::filesystem::weakly_canonical(path, error);
+  const std::string key = error ? path : canonical.string();
+  absl::MutexLock lock(&mu);
+  std::shared_ptr<absl::Mutex> gate = (*gates)[key].lock();
+  if (gate == nullptr) {
+    gate = std::make_shared<absl::Mutex>();
+    (*gates)[key] = gate;
+  }
+  return gate;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(
     const std::string& path, absl::Duration busy_timeout) {
   if (path.empty()) return absl::InvalidArgumentError("SQLite database path is empty");
@@ -76,6 +101,7 @@ absl::StatusOr<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(
         absl::StrCat("cannot open SQLite database ", path, ": ",
                      db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
   }
+  if (path != ":memory:") connection->writer_gate_ = WriterGateFor(path);
   GF_RETURN_IF_ERROR(connection->Setup(path, busy_timeout));
   return connection;
 }
@@ -144,6 +170,8 @@ absl::Status SqliteConnection::Exec(const std::string& sql) {
 }
 
 absl::Status SqliteConnection::InTransaction(TxnKind kind, absl::FunctionRef<absl::Status()> body) {
+  std::optional<absl::MutexLock> gate;
+  if (kind == TxnKind::kWrite && writer_gate_ != nullptr) gate.emplace(writer_gate_.get());
   GF_RETURN_IF_ERROR(Exec(kind == TxnKind::kWrite ? "BEGIN IMMEDIATE" : "BEGIN"));
   absl::Status status = body();
   if (status.ok()) {

@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 namespace guestflow {
@@ -135,6 +136,12 @@ class SqliteConnection {
   // come from the same commit of another connection. Writes take the write
   // lock up front (IMMEDIATE), so no transaction has to upgrade from read to
   // write and fail with SQLITE_BUSY halfway.
+  // Connections of one process to one file first take that file's writer
+  // gate (an absl::Mutex shared by them): they queue in the process instead
+  // of polling SQLite's lock, where a busy writer can starve another past
+  // busy_timeout. busy_timeout is left for other processes. A write
+  // transaction must not start one on another connection to the same file
+  // (it would wait for itself).
   absl::Status InTransaction(TxnKind kind, absl::FunctionRef<absl::Status()> body);
   // The SQL of every statement in the cache.
   std::vector<std::string> PreparedSql() const;
@@ -149,6 +156,8 @@ class SqliteConnection {
   absl::Status Setup(const std::string& path, absl::Duration busy_timeout);
 
   sqlite3* const db_;
+  // The file's writer gate; null for ":memory:" (private to the connection).
+  std::shared_ptr<absl::Mutex> writer_gate_;
   std::unordered_map<std::string, Prepared> cache_;
 };
 

@@ -174,6 +174,39 @@ TEST_F(AzureAdInviteTest, InviteCreatesTheGuestOnceAndRecordsItsIds) {
   EXPECT_EQ(Requests("GET", "/v1.0/users?", 1).size(), 1u);
 }
 
+TEST_F(AzureAdInviteTest, AnInterruptedInviteWaitsForTheGuestToShowUpBeforeInvitingAgain) {
+  // The directory shows a new guest 600 ms after the invitation.
+  env_->SetKnobs({{"replication_lag_ms", 600}});
+  PluginHost& host = Host({{"replication_poll_ms", 50}, {"reinvite_grace_ms", 3000}});
+  Onboarding o = CloudTestEnv::NewOnboarding("contoso", "ivy@fabrikam.com");
+  ASSERT_EQ(CloudTestEnv::RunStep(host, o, StepKind::kInvite).kind, StepOutcome::Kind::kSucceeded);
+  // A second onboarding of the same guest whose process died mid-invite:
+  // the invitation may have been made; the guest is not visible yet.
+  Onboarding again = CloudTestEnv::NewOnboarding("contoso", "ivy@fabrikam.com");
+  again.FindStep(StepKind::kInvite)->outputs["interrupted_at_ms"] =
+      std::to_string(absl::ToUnixMillis(absl::Now()));
+  StepOutcome waited = CloudTestEnv::RunStep(host, again, StepKind::kInvite);
+  ASSERT_EQ(waited.kind, StepOutcome::Kind::kWait) << waited.error;
+  EXPECT_THAT(waited.error, HasSubstr("may have invited ivy@fabrikam.com"));
+  // Once it shows up, it is found, not invited again.
+  StepOutcome done = RunUntilDone(host, again, StepKind::kInvite);
+  ASSERT_EQ(done.kind, StepOutcome::Kind::kSucceeded) << done.error;
+  EXPECT_EQ(Output(again, StepKind::kInvite, "existing_user"), "true");
+  EXPECT_EQ(Counters()["invitations_by_email"]["ivy@fabrikam.com"], 1);
+}
+
+TEST_F(AzureAdInviteTest, AfterTheGraceAnInterruptedInviteInvites) {
+  PluginHost& host = Host({{"replication_poll_ms", 50}, {"reinvite_grace_ms", 200}});
+  Onboarding o = CloudTestEnv::NewOnboarding("contoso", "jay@fabrikam.com");
+  // Interrupted long ago (the POST never left, as it turns out).
+  o.FindStep(StepKind::kInvite)->outputs["interrupted_at_ms"] =
+      std::to_string(absl::ToUnixMillis(absl::Now() - absl::Seconds(1)));
+  StepOutcome outcome = CloudTestEnv::RunStep(host, o, StepKind::kInvite);
+  ASSERT_EQ(outcome.kind, StepOutcome::Kind::kSucceeded) << outcome.error;
+  EXPECT_EQ(Output(o, StepKind::kInvite, "existing_user"), "false");
+  EXPECT_EQ(Counters()["invitations_by_email"]["jay@fabrikam.com"], 1);
+}
+
 TEST_F(AzureAdInviteTest, AKnownEmailIsFoundNotInvitedAgain) {
   PluginHost& host = Host();
   Onboarding first = CloudTestEnv::NewOnboarding("contoso", "grace@fabrikam.com");

@@ -474,6 +474,45 @@ TEST_F(TrafficPolicyTest, ErrorRateAnswers503InEachServicesShape) {
   EXPECT_EQ(health->status, 200);
 }
 
+TEST_F(TrafficPolicyTest, ThrottleRateAnswers429WithRetryAfterInEachServicesShape) {
+  const std::string graph_token = GraphToken();
+  const std::string dataverse_token = DataverseToken();
+  const std::string admin_token = AdminToken();
+  env_.SetKnobs({{"throttle_rate", 1.0}});
+
+  auto graph = Client(graph_token)->Get("/v1.0/users");
+  ASSERT_TRUE(graph);
+  ASSERT_EQ(graph->status, 429);
+  EXPECT_EQ(nlohmann::json::parse(graph->body)["error"]["code"], "TooManyRequests");
+  EXPECT_DOUBLE_EQ(RetryAfterSeconds(*graph), 0.2);
+
+  auto dataverse = Client(dataverse_token)->Get(DataversePath().c_str());
+  ASSERT_TRUE(dataverse);
+  ASSERT_EQ(dataverse->status, 429);
+  EXPECT_EQ(nlohmann::json::parse(dataverse->body)["error"]["code"], "0x80072322");
+  EXPECT_EQ(dataverse->get_header_value("Retry-After"), "1");
+
+  auto admin = Client(admin_token)->Get(AdminPath().c_str());
+  ASSERT_TRUE(admin);
+  ASSERT_EQ(admin->status, 429);
+  EXPECT_EQ(admin->get_header_value("Retry-After"), "1");
+
+  // Tokens are spared: a client can always authenticate.
+  EXPECT_FALSE(GraphToken().empty());
+
+  // About the share asked for.
+  env_.SetKnobs({{"throttle_rate", 0.25}});
+  int throttled = 0;
+  auto client = Client(graph_token);
+  for (int i = 0; i < 400; ++i) {
+    auto res = client->Get("/v1.0/users");
+    ASSERT_TRUE(res);
+    throttled += res->status == 429 ? 1 : 0;
+  }
+  EXPECT_GT(throttled, 60);
+  EXPECT_LT(throttled, 140);
+}
+
 TEST_F(TrafficPolicyTest, ResetRateResetsTheConnection) {
   const std::string token = GraphToken();
   env_.SetKnobs({{"reset_rate", 1.0}});

@@ -9,6 +9,7 @@
 
 #include "grpcpp/client_context.h"
 #include "gtest/gtest.h"
+#include "guestflow/v1/batch_service.grpc.pb.h"
 #include "guestflow/v1/onboarding_service.grpc.pb.h"
 
 namespace guestflow::itest {
@@ -52,6 +53,25 @@ inline v1::Onboarding WaitForEnd(v1::OnboardingService::Stub& stub, const std::s
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return o;
+}
+
+// Polls GetBatch (each call on a fresh stub of `channel_of()`, so that a
+// restarted server is reached) until the batch is done or `seconds` pass;
+// the last batch seen.
+template <typename ChannelOf>
+v1::Batch WaitForBatch(ChannelOf channel_of, const std::string& name, int seconds = 180) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  v1::Batch batch;
+  while (std::chrono::steady_clock::now() < deadline) {
+    v1::GetBatchRequest r;
+    r.set_name(name);
+    const grpc::Status s =
+        v1::BatchService::NewStub(channel_of())->GetBatch(Deadline().get(), r, &batch);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    if (batch.done()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return batch;
 }
 
 }  // namespace guestflow::itest

@@ -46,6 +46,13 @@ void WriteFile(const std::string& path, const std::string& text) {
   out << text;
 }
 
+std::string WithoutLimits(const std::string& config) {
+  return absl::StrReplaceAll(config, {{"\ntenants:\n",
+                                       "\nlimits:\n  graph_writes: {requests: 0}\n"
+                                       "  dataverse: {requests: 0, concurrent: 0}\n"
+                                       "  admin: {requests: 0}\n\ntenants:\n"}});
+}
+
 std::string DemoConfig(const std::string& demo_config, const std::string& emulator_url,
                        const std::string& plugin_dir, const std::string& dir) {
   return absl::StrReplaceAll(ReadFile(demo_config),

@@ -34,6 +34,10 @@ void WriteFile(const std::string& path, const std::string& text);
 std::string DemoConfig(const std::string& demo_config, const std::string& emulator_url,
                        const std::string& plugin_dir, const std::string& dir);
 
+// `config` with guestflowd's own rate limits switched off (a `limits:`
+// section before `tenants:`), for tests whose emulator does not throttle.
+std::string WithoutLimits(const std::string& config);
+
 struct RunResult {
   int exit_code = -1;
   std::string output;  // stdout and stderr together

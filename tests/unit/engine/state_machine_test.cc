@@ -264,6 +264,10 @@ TEST_F(StateMachineTest, AStepLeftRunningByACrashIsResumed) {
   ASSERT_TRUE(events.ok());
   EXPECT_THAT(Types(*events), ElementsAre("step_resumed"));
   EXPECT_EQ(o.steps[0].start_time, kT0);
+  // The plugin learns when: a call of the interrupted run may have taken
+  // effect without an answer.
+  EXPECT_EQ(o.steps[0].outputs.at("interrupted_at_ms"),
+            absl::StrCat(absl::ToUnixMillis(kT0 + absl::Seconds(30))));
 }
 
 }  // namespace
