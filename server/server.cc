@@ -94,6 +94,7 @@ absl::StatusOr<std::unique_ptr<GuestflowServer>> GuestflowServer::Create(
       std::make_unique<Scheduler>(s->store_.get(), s->live_.get(), s->clock_, s->feed_.get(), so);
   s->engine_ = std::make_unique<Engine>(s->store_.get(), s->live_.get(), s->live_.get(), s->clock_,
                                         s->feed_.get(), s->scheduler_.get());
+  s->engine_->SetMaxUnfinished(s->live_->config()->engine.max_unfinished);
   s->api_pool_ = std::make_unique<WorkerPool>("api", kApiThreads, kApiQueue);
   s->onboarding_service_ =
       std::make_unique<OnboardingServiceImpl>(s->engine_.get(), s->api_pool_.get());
@@ -209,6 +210,7 @@ absl::StatusOr<ReloadSummary> GuestflowServer::Reload() {
   }
   live_->Swap(config, std::shared_ptr<PluginHost>(*std::move(host)));
   if (services.limiter != nullptr) services.limiter->SetLimits(config->limits);
+  engine_->SetMaxUnfinished(config->engine.max_unfinished);
   ReloadSummary summary;
   for (const TenantConfig& t : config->tenants) summary.tenants.push_back(t.id);
   for (const PluginInfo& p : live_->host()->ListPlugins()) summary.plugins.push_back(p.name);

@@ -76,6 +76,10 @@ struct EngineConfig {
   double backoff_multiplier = 2.0;
   absl::Duration max_step_wait = absl::Hours(1);
   absl::Duration lease = absl::Seconds(60);
+  // The most onboardings not yet ended (queued, running, waiting) the store
+  // may hold; beyond it StartOnboarding and CreateBatch answer
+  // RESOURCE_EXHAUSTED with a retry hint. 0: no bound.
+  int64_t max_unfinished = 100000;
 };
 
 struct HttpConfig {

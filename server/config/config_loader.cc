@@ -612,7 +612,7 @@ class Loader {
   void LoadEngine(const YAML::Node& node, const std::string& path, EngineConfig* out) {
     MapReader m(node, path, errors_,
                 {"workers", "max_attempts", "backoff_initial", "backoff_max", "backoff_multiplier",
-                 "max_step_wait", "lease"});
+                 "max_step_wait", "lease", "max_unfinished"});
     if (const YAML::Node* n = m.Get("workers")) {
       if (auto v = values_.Int(*n, m.PathOf("workers"), 1, 256)) out->workers = *v;
     }
@@ -646,6 +646,11 @@ class Loader {
     }
     if (const YAML::Node* n = m.Get("lease")) {
       if (auto d = values_.Duration(*n, m.PathOf("lease"))) out->lease = *d;
+    }
+    if (const YAML::Node* n = m.Get("max_unfinished")) {
+      if (auto v = values_.Int(*n, m.PathOf("max_unfinished"), 0, 100000000)) {
+        out->max_unfinished = *v;
+      }
     }
   }
 

@@ -22,6 +22,9 @@
 //     backoff_multiplier: 2        # 1..100
 //     max_step_wait: 1h            # positive; total time a step may wait
 //     lease: 60s                   # positive; how long a worker owns a step
+//     max_unfinished: 100000       # 0..100000000 (0 = no bound): onboardings not
+//                                  # yet ended; beyond, new ones are refused
+//                                  # with RESOURCE_EXHAUSTED and a retry hint
 //   http:
 //     connect_timeout: 10s         # positive, <= request_timeout
 //     request_timeout: 60s         # positive

@@ -177,9 +177,11 @@ absl::Status BatchImport::TakeRow(const CsvRecord& record) {
   absl::StatusOr<CreateResult> started = engine_->Start(request);
   if (!started.ok()) {
     // A row the engine refuses (an unknown tenant in its Tenant column,
-    // say) is the row's problem; the store failing is the stream's.
+    // say) is the row's problem; the store failing, or being full, is the
+    // stream's: the file is re-sent later and goes on from there.
     const absl::StatusCode code = started.status().code();
-    if (code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kInternal) {
+    if (code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kInternal ||
+        code == absl::StatusCode::kResourceExhausted) {
       return started.status();
     }
     Reject(record.line, request.guest.email, std::string(started.status().message()));

@@ -81,6 +81,40 @@ Engine::Engine(Store* store, StepRunner* runner, const TenantCatalog* tenants, C
       feed_(feed),
       scheduler_(scheduler) {}
 
+void Engine::SetMaxUnfinished(int64_t max) {
+  absl::MutexLock lock(&capacity_mu_);
+  max_unfinished_ = std::max<int64_t>(0, max);
+}
+
+absl::Status Engine::ReserveCapacity() {
+  // How often the store is asked, and how long a refused caller is told to
+  // wait: onboardings take seconds to minutes to end.
+  constexpr absl::Duration kRecount = absl::Seconds(1);
+  constexpr int64_t kRetryAfterSeconds = 30;
+  absl::MutexLock lock(&capacity_mu_);
+  if (max_unfinished_ <= 0) return absl::OkStatus();
+  const absl::Time now = clock_->Now();
+  if (now - counted_at_ >= kRecount) {
+    GF_ASSIGN_OR_RETURN(unfinished_, store_->CountUnfinished());
+    counted_at_ = now;
+  }
+  if (unfinished_ >= max_unfinished_) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "guestflowd holds ", unfinished_,
+        " onboardings that have not ended, its limit "
+        "(engine.max_unfinished ",
+        max_unfinished_, "); retry in ", kRetryAfterSeconds,
+        " s (a batch: re-send the file with the same request_id), or raise the limit"));
+  }
+  ++unfinished_;
+  return absl::OkStatus();
+}
+
+void Engine::ReleaseCapacity() {
+  absl::MutexLock lock(&capacity_mu_);
+  if (unfinished_ > 0) --unfinished_;
+}
+
 absl::StatusOr<CreateResult> Engine::Start(const StartRequest& request) {
   // Everything is checked before anything is stored.
   if (request.tenant.empty()) return absl::InvalidArgumentError("tenant: required");
@@ -118,7 +152,16 @@ absl::StatusOr<CreateResult> Engine::Start(const StartRequest& request) {
   o.instance_url = tenant.instance_url;
   if (request.validate_only) return CreateResult{std::move(o), false};
 
+  const absl::Status room = ReserveCapacity();
+  if (!room.ok()) {
+    // Full or not, a re-sent request finds what it started.
+    if (room.code() != absl::StatusCode::kResourceExhausted || o.request_id.empty()) return room;
+    GF_ASSIGN_OR_RETURN(std::optional<Onboarding> existing,
+                        store_->FindByRequestId(o.tenant, o.request_id));
+    if (!existing.has_value()) return room;
+  }
   GF_ASSIGN_OR_RETURN(CreateResult result, store_->CreateOnboarding(o, created));
+  if (room.ok() && !result.created) ReleaseCapacity();
   if (!result.created && result.onboarding.request_fingerprint != o.request_fingerprint) {
     return absl::AlreadyExistsError(
         absl::StrCat("request_id ", request.request_id, " was already used for onboardings/",

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "server/common/clock.h"
 #include "server/engine/change_feed.h"
 #include "server/engine/scheduler.h"
@@ -41,10 +42,17 @@ class Engine {
   // Validates and stores a new onboarding (or returns the one `request_id`
   // already started, with created=false). Errors: INVALID_ARGUMENT,
   // NOT_FOUND (tenant), FAILED_PRECONDITION (mailbox approval / server-side
-  // sync), ALREADY_EXISTS (request_id reused with other parameters). With
-  // validate_only, stores nothing and returns the onboarding it would store
-  // (no id).
+  // sync), ALREADY_EXISTS (request_id reused with other parameters),
+  // RESOURCE_EXHAUSTED (the store holds max_unfinished onboardings that have
+  // not ended; the message says when to try again). With validate_only,
+  // stores nothing and returns the onboarding it would store (no id).
   absl::StatusOr<CreateResult> Start(const StartRequest& request);
+
+  // The bound Start keeps (EngineConfig::max_unfinished; 0: none). The count
+  // of unfinished onboardings is read from the store at most once a second
+  // and counted up in between, so the bound is approximate by the starts of
+  // one second (and by other processes' starts).
+  void SetMaxUnfinished(int64_t max);
 
   absl::StatusOr<Onboarding> Get(absl::string_view id);
   absl::StatusOr<OnboardingPage> List(const ListOnboardingsQuery& query);
@@ -67,12 +75,22 @@ class Engine {
   template <typename Command>
   absl::StatusOr<Onboarding> Apply(absl::string_view id, Command command);
 
+  // OK, or RESOURCE_EXHAUSTED when the bound is reached; counts one start.
+  absl::Status ReserveCapacity();
+  // Gives back what ReserveCapacity counted (the start found an existing one).
+  void ReleaseCapacity();
+
   Store* const store_;
   StepRunner* const runner_;
   const TenantCatalog* const tenants_;
   Clock* const clock_;
   ChangeFeed* const feed_;
   Scheduler* const scheduler_;
+
+  absl::Mutex capacity_mu_;
+  int64_t max_unfinished_ ABSL_GUARDED_BY(capacity_mu_) = 0;
+  int64_t unfinished_ ABSL_GUARDED_BY(capacity_mu_) = 0;
+  absl::Time counted_at_ ABSL_GUARDED_BY(capacity_mu_) = absl::InfinitePast();
 };
 
 // A new onboarding id: time-ordered (so ids sort by creation) and random.

@@ -447,6 +447,36 @@ class SqliteStore::Impl {
         "WHERE lease_owner IS NOT NULL");
   }
 
+  absl::StatusOr<std::optional<Onboarding>> FindByRequestId(absl::string_view tenant,
+                                                            absl::string_view request_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    std::optional<Onboarding> found;
+    if (request_id.empty()) return found;
+    GF_RETURN_IF_ERROR(InTransaction(TxnKind::kRead, [&]() -> absl::Status {
+      std::string id;
+      {
+        GF_ASSIGN_OR_RETURN(Stmt find, Prepare(kSelectOnboardingByRequest));
+        find.BindText(1, tenant).BindText(2, request_id);
+        GF_ASSIGN_OR_RETURN(bool row, find.Step());
+        if (!row) return absl::OkStatus();
+        id = find.Text(0);
+      }
+      GF_ASSIGN_OR_RETURN(found, Get(id));
+      return absl::OkStatus();
+    }));
+    return found;
+  }
+
+  absl::StatusOr<int64_t> CountUnfinished() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    // The unfinished ones are exactly those with a due_time: the partial
+    // index holds them alone.
+    GF_ASSIGN_OR_RETURN(
+        Stmt count, Prepare("SELECT COUNT(*) FROM onboardings INDEXED BY onboardings_due_by_age "
+                            "WHERE due_time IS NOT NULL"));
+    GF_ASSIGN_OR_RETURN(bool row, count.Step());
+    return row ? count.Int(0) : 0;
+  }
+
   absl::StatusOr<std::optional<absl::Time>> NextDueTime() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     std::optional<absl::Time> next;
     auto consider = [&next](const Stmt& stmt) {
@@ -692,6 +722,17 @@ absl::Status SqliteStore::ReleaseLease(absl::string_view id, absl::string_view o
 absl::Status SqliteStore::ReleaseAllLeases() {
   absl::MutexLock lock(&impl_->mu);
   return impl_->ReleaseAllLeases();
+}
+
+absl::StatusOr<std::optional<Onboarding>> SqliteStore::FindByRequestId(
+    absl::string_view tenant, absl::string_view request_id) {
+  absl::MutexLock lock(&impl_->mu);
+  return impl_->FindByRequestId(tenant, request_id);
+}
+
+absl::StatusOr<int64_t> SqliteStore::CountUnfinished() {
+  absl::MutexLock lock(&impl_->mu);
+  return impl_->CountUnfinished();
 }
 
 absl::StatusOr<std::optional<absl::Time>> SqliteStore::NextDueTime() {

@@ -66,6 +66,9 @@ class SqliteStore : public Store {
                                                                  int limit) override;
   [[nodiscard]] absl::Status ReleaseLease(absl::string_view id, absl::string_view owner) override;
   [[nodiscard]] absl::Status ReleaseAllLeases() override;
+  [[nodiscard]] absl::StatusOr<std::optional<Onboarding>> FindByRequestId(
+      absl::string_view tenant, absl::string_view request_id) override;
+  [[nodiscard]] absl::StatusOr<int64_t> CountUnfinished() override;
   [[nodiscard]] absl::StatusOr<std::optional<absl::Time>> NextDueTime() override;
   [[nodiscard]] absl::StatusOr<std::vector<OnboardingEvent>> ListEvents(absl::string_view id,
                                                                         int64_t after_sequence,

@@ -72,6 +72,13 @@ class Store {
     return DoUpdateOnboarding(onboarding, events, release_lease_of);
   }
 
+  // The tenant's onboarding started with `request_id`, if any.
+  [[nodiscard]] virtual absl::StatusOr<std::optional<Onboarding>> FindByRequestId(
+      absl::string_view tenant, absl::string_view request_id) = 0;
+
+  // How many onboardings have not ended (queued, running or waiting).
+  [[nodiscard]] virtual absl::StatusOr<int64_t> CountUnfinished() = 0;
+
   // Leases to `owner`, until now + `lease`, at most `limit` onboardings whose
   // due_time <= now and whose lease is free or expired, oldest (create_time,
   // then id) first: onboardings already under way finish before newer ones

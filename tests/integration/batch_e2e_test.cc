@@ -37,6 +37,7 @@ store:
   sqlite: {path: {dir}/guestflow.db}
 engine:
   workers: 4
+  max_unfinished: {max_unfinished}
 tenants:
   - id: contoso
     azure: {tenant_id: contoso.onmicrosoft.com, client_id: 11111111-2222-3333-4444-555555555555, client_secret: {env: GF_TEST_SECRET}}
@@ -64,11 +65,12 @@ constexpr char kCsv[] =
 
 class BatchE2eTest : public ::testing::Test {
  protected:
-  void StartServer(int invite_delay_ms = 0) {
+  void StartServer(int invite_delay_ms = 0, int max_unfinished = 100000) {
     WriteFile(dir_.File("guestflowd.yaml"),
               absl::StrReplaceAll(kConfig, {{"{plugin_dir}", PLUGIN_DIR},
                                             {"{dir}", dir_.path()},
-                                            {"{delay}", absl::StrCat(invite_delay_ms)}}));
+                                            {"{delay}", absl::StrCat(invite_delay_ms)},
+                                            {"{max_unfinished}", absl::StrCat(max_unfinished)}}));
     server_ = std::make_unique<ServerProcess>(dir_.File("guestflowd.yaml"), dir_.File("gf.log"));
     ASSERT_TRUE(server_->Start()) << server_->log();
     batches_ = v1::BatchService::NewStub(server_->Channel());
@@ -139,6 +141,39 @@ class BatchE2eTest : public ::testing::Test {
   std::unique_ptr<v1::BatchService::Stub> batches_;
   std::unique_ptr<v1::OnboardingService::Stub> onboardings_;
 };
+
+TEST_F(BatchE2eTest, AFullServerCutsTheBatchAndTheSameFileLaterGoesOn) {
+  // At most 3 onboardings not ended; each invitation takes 400 ms.
+  StartServer(/*invite_delay_ms=*/400, /*max_unfinished=*/3);
+  std::string csv = "Email,FirstName,LastName,UsageLocation\n";
+  for (int i = 0; i < 6; ++i) absl::StrAppend(&csv, "full", i, "@fabrikam.com,Full,Guest,GB\n");
+  v1::Batch first;
+  const grpc::Status cut = Import(csv, "full-1", false, &first, 4096);
+  ASSERT_EQ(cut.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << cut.error_message();
+  EXPECT_THAT(cut.error_message(), HasSubstr("retry in 30 s"));
+  EXPECT_THAT(cut.error_message(), HasSubstr("re-send the file with the same request_id"));
+
+  // Later, the same file under the same request_id goes on where it stopped.
+  v1::Batch again;
+  grpc::Status sent;
+  for (int i = 0; i < 50; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    sent = Import(csv, "full-1", false, &again, 4096);
+    if (sent.ok()) break;
+    ASSERT_EQ(sent.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << sent.error_message();
+  }
+  ASSERT_TRUE(sent.ok()) << sent.error_message();
+  EXPECT_EQ(again.rows_total(), 6);
+  const v1::Batch done = WaitForDone(again.name());
+  EXPECT_EQ(done.counts().at("ONBOARDING_STATE_SUCCEEDED"), 6) << done.DebugString();
+  // One onboarding per row, however many times the file was sent.
+  v1::ListOnboardingsRequest list;
+  list.set_page_size(100);
+  v1::ListOnboardingsResponse all;
+  grpc::ClientContext context;
+  ASSERT_TRUE(onboardings_->ListOnboardings(&context, list, &all).ok());
+  EXPECT_EQ(all.onboardings_size(), 6);
+}
 
 TEST_F(BatchE2eTest, GoodInvalidAndDuplicateRowsAreCountedWithTheirReasons) {
   StartServer();

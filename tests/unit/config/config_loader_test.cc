@@ -174,6 +174,7 @@ TEST(ConfigLoaderTest, MinimalFileTakesTheDefaultsOfConfigH) {
   EXPECT_EQ(c.engine.backoff_multiplier, engine.backoff_multiplier);
   EXPECT_EQ(c.engine.max_step_wait, engine.max_step_wait);
   EXPECT_EQ(c.engine.lease, engine.lease);
+  EXPECT_EQ(c.engine.max_unfinished, 100000);
   EXPECT_EQ(c.http.connect_timeout, http.connect_timeout);
   EXPECT_EQ(c.http.request_timeout, http.request_timeout);
   EXPECT_EQ(c.http.ca_file, "");
@@ -437,6 +438,13 @@ TEST(ConfigLoaderTest, BooleansAreTrueOrFalseOnly) {
               "    plugins:\n"));
   EXPECT_FALSE(c.tenants[0].send_invitation_message);
   EXPECT_TRUE(c.tenants[0].update_dynamics_email);
+}
+
+TEST(ConfigLoaderTest, MaxUnfinishedIsReadAndBounded) {
+  EXPECT_EQ(MustParse(WithEngine("  max_unfinished: 250")).engine.max_unfinished, 250);
+  EXPECT_EQ(MustParse(WithEngine("  max_unfinished: 0")).engine.max_unfinished, 0);  // no bound
+  EXPECT_THAT(ErrorOf(WithEngine("  max_unfinished: -1")),
+              HasSubstr("engine.max_unfinished: expected a whole number from 0 to 100000000"));
 }
 
 // --- Durations --------------------------------------------------------------

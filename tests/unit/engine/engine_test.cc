@@ -137,6 +137,40 @@ TEST_F(EngineTest, RunsAllFiveStepsInOrderOnceEach) {
   EXPECT_EQ(events->back().type, "succeeded");
 }
 
+TEST_F(EngineTest, StartRefusesNewOnboardingsWhileMaxUnfinishedHaveNotEnded) {
+  engine_->SetMaxUnfinished(2);
+  const std::string first = StartOne("r1");
+  StartOne("r2");
+  auto refused = engine_->Start(Request("r3"));
+  ASSERT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted) << refused.status();
+  EXPECT_THAT(std::string(refused.status().message()),
+              ::testing::HasSubstr("engine.max_unfinished 2); retry in 30 s"));
+  // Nothing stored for it.
+  ListOnboardingsQuery all;
+  all.page_size = 10;
+  EXPECT_EQ(engine_->List(all)->onboardings.size(), 2u);
+  // A re-sent request finds what it started, full or not.
+  auto again = engine_->Start(Request("r1"));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_FALSE(again->created);
+  EXPECT_EQ(again->onboarding.id, first);
+  // Checking only is never refused.
+  StartRequest check = Request("r3");
+  check.validate_only = true;
+  EXPECT_TRUE(engine_->Start(check).ok());
+
+  // One ends: a second later the store is asked again, and there is room.
+  ASSERT_TRUE(engine_->Cancel(first).ok());
+  EXPECT_EQ(engine_->Start(Request("r3")).status().code(), absl::StatusCode::kResourceExhausted)
+      << "the count is a second old";
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_TRUE(engine_->Start(Request("r3")).ok());
+  EXPECT_EQ(engine_->Start(Request("r4")).status().code(), absl::StatusCode::kResourceExhausted);
+  // No bound.
+  engine_->SetMaxUnfinished(0);
+  EXPECT_TRUE(engine_->Start(Request("r4")).ok());
+}
+
 TEST_F(EngineTest, ARetryIsRescheduledInTheStoreNotSleptOn) {
   const std::string id = StartOne();
   StepOutcome throttled;

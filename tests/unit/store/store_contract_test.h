@@ -734,6 +734,47 @@ TEST_P(StoreContractTest, ReleaseAllLeasesFreesEveryLease) {
   EXPECT_EQ(leased.size(), 3u);
 }
 
+TEST_P(StoreContractTest, FindByRequestIdFindsTheTenantsOnboardingOnly) {
+  Onboarding o = NewOnboarding("with-id");
+  o.request_id = "req-7";
+  GF_ASSERT_OK_AND_ASSIGN(Onboarding stored, Create(o));
+  GF_ASSERT_OK_AND_ASSIGN(std::optional<Onboarding> found,
+                          store_->FindByRequestId("contoso", "req-7"));
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->id, "with-id");
+  EXPECT_EQ(found->steps.size(), 5u);
+  GF_ASSERT_OK_AND_ASSIGN(found, store_->FindByRequestId("fabrikam", "req-7"));
+  EXPECT_FALSE(found.has_value());
+  GF_ASSERT_OK_AND_ASSIGN(found, store_->FindByRequestId("contoso", "req-8"));
+  EXPECT_FALSE(found.has_value());
+  GF_ASSERT_OK_AND_ASSIGN(found, store_->FindByRequestId("contoso", ""));
+  EXPECT_FALSE(found.has_value());
+}
+
+TEST_P(StoreContractTest, CountUnfinishedCountsWhatHasNotEnded) {
+  GF_ASSERT_OK_AND_ASSIGN(int64_t count, store_->CountUnfinished());
+  EXPECT_EQ(count, 0);
+  GF_ASSERT_OK_AND_ASSIGN(Onboarding a, Create(NewOnboarding("a")));
+  GF_ASSERT_OK_AND_ASSIGN(Onboarding b, Create(NewOnboarding("b")));
+  Onboarding done = NewOnboarding("done");
+  done.state = OnboardingState::kSucceeded;
+  done.due_time.reset();
+  GF_ASSERT_OK_AND_ASSIGN(Onboarding stored, Create(done));
+  GF_ASSERT_OK_AND_ASSIGN(count, store_->CountUnfinished());
+  EXPECT_EQ(count, 2);
+  // Leased (running) still counts; ended does not.
+  GF_ASSERT_OK_AND_ASSIGN(std::vector<Onboarding> leased,
+                          store_->LeaseDue("w", kT0, absl::Seconds(30), 10));
+  ASSERT_EQ(leased.size(), 2u);
+  GF_ASSERT_OK_AND_ASSIGN(count, store_->CountUnfinished());
+  EXPECT_EQ(count, 2);
+  a.state = OnboardingState::kFailed;
+  a.due_time.reset();
+  GF_ASSERT_OK_AND_ASSIGN(Onboarding failed, store_->UpdateOnboarding(a, {}, "w"));
+  GF_ASSERT_OK_AND_ASSIGN(count, store_->CountUnfinished());
+  EXPECT_EQ(count, 1);
+}
+
 TEST_P(StoreContractTest, NextDueTimeIsTheEarliestFreeDueTime) {
   GF_ASSERT_OK_AND_ASSIGN(std::optional<absl::Time> next, store_->NextDueTime());
   EXPECT_FALSE(next.has_value()) << "empty store";
