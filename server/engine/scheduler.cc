@@ -64,6 +64,28 @@ void Scheduler::Stop(absl::Duration grace) {
   }
 }
 
+void Scheduler::RenewLeases() {
+  const absl::Time now = clock_->Now();
+  if (now - renewed_at_ < options_.lease / 3) return;
+  renewed_at_ = now;
+  std::vector<std::string> ids;
+  {
+    absl::MutexLock lock(&running_mu_);
+    ids.assign(running_.begin(), running_.end());
+  }
+  for (const std::string& id : ids) {
+    absl::StatusOr<bool> held = store_->RenewLease(id, options_.owner, now + options_.lease);
+    if (!held.ok()) {
+      LogError(absl::StrCat("cannot renew a lease: ", held.status().ToString()),
+               absl::StrCat("onboarding=", id));
+    } else if (!*held) {
+      // Its step ended meanwhile, or the lease expired and was taken: then
+      // the version check refuses this worker's late write.
+      LogDebug("lease no longer held while renewing", absl::StrCat("onboarding=", id));
+    }
+  }
+}
+
 void Scheduler::Loop() {
   while (true) {
     {
@@ -71,6 +93,7 @@ void Scheduler::Loop() {
       if (stopping_) return;
       wake_ = false;
     }
+    RenewLeases();
     const int free_slots = options_.workers - in_flight_.load();
     if (free_slots > 0) {
       absl::StatusOr<std::vector<Onboarding>> leased =
@@ -81,8 +104,21 @@ void Scheduler::Loop() {
         for (Onboarding& o : *leased) {
           ++in_flight_;
           std::string id = o.id;
-          if (!pool_->TrySubmit([this, o = std::move(o)]() mutable { RunLeased(std::move(o)); })) {
+          {
+            absl::MutexLock lock(&running_mu_);
+            running_.insert(id);
+          }
+          if (!pool_->TrySubmit([this, o = std::move(o)]() mutable {
+                const std::string id = o.id;
+                RunLeased(std::move(o));
+                absl::MutexLock lock(&running_mu_);
+                running_.erase(id);
+              })) {
             --in_flight_;
+            {
+              absl::MutexLock lock(&running_mu_);
+              running_.erase(id);
+            }
             (void)store_->ReleaseLease(id, options_.owner);
           }
         }

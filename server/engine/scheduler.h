@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -62,6 +63,10 @@ class Scheduler {
 
  private:
   void Loop();
+  // Extends the leases of the steps running now, every lease / 3: a step
+  // may take longer than one lease (slow answers, waits for a rate limit),
+  // and an expired lease would hand it to another worker while it runs.
+  void RenewLeases();
   // Runs the current step of a leased onboarding and stores its outcome.
   void RunLeased(Onboarding onboarding);
   absl::Status RunStepOf(Onboarding onboarding);
@@ -78,6 +83,9 @@ class Scheduler {
   absl::Mutex rng_mu_;
   absl::BitGen rng_ ABSL_GUARDED_BY(rng_mu_);
   std::atomic<int> in_flight_{0};
+  absl::Mutex running_mu_;
+  std::set<std::string> running_ ABSL_GUARDED_BY(running_mu_);  // ids leased by Loop
+  absl::Time renewed_at_ = absl::InfinitePast();                // Loop's thread only
   std::unique_ptr<WorkerPool> pool_;
   std::thread loop_;
 };

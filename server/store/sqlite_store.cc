@@ -432,6 +432,20 @@ class SqliteStore::Impl {
     return leased;
   }
 
+  absl::StatusOr<bool> RenewLease(absl::string_view id, absl::string_view owner, absl::Time until)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    bool held = false;
+    GF_RETURN_IF_ERROR(InTransaction(TxnKind::kWrite, [&]() -> absl::Status {
+      GF_ASSIGN_OR_RETURN(Stmt update, Prepare("UPDATE onboardings SET lease_expires = ?3 "
+                                               "WHERE id = ?1 AND lease_owner = ?2 RETURNING id"));
+      update.BindText(1, id).BindText(2, owner).BindTime(3, until);
+      GF_ASSIGN_OR_RETURN(held, update.Step());
+      if (held) GF_RETURN_IF_ERROR(update.Run());  // to its end
+      return absl::OkStatus();
+    }));
+    return held;
+  }
+
   absl::Status ReleaseLease(absl::string_view id, absl::string_view owner)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     GF_ASSIGN_OR_RETURN(Stmt update,
@@ -728,6 +742,12 @@ absl::StatusOr<std::optional<Onboarding>> SqliteStore::FindByRequestId(
     absl::string_view tenant, absl::string_view request_id) {
   absl::MutexLock lock(&impl_->mu);
   return impl_->FindByRequestId(tenant, request_id);
+}
+
+absl::StatusOr<bool> SqliteStore::RenewLease(absl::string_view id, absl::string_view owner,
+                                             absl::Time until) {
+  absl::MutexLock lock(&impl_->mu);
+  return impl_->RenewLease(id, owner, until);
 }
 
 absl::StatusOr<int64_t> SqliteStore::CountUnfinished() {

@@ -89,6 +89,12 @@ class Store {
                                                                          absl::Duration lease,
                                                                          int limit) = 0;
 
+  // Extends `owner`'s lease on `id` to `until`. False when `owner` no longer
+  // holds it (it expired and someone else took it, or it was released).
+  [[nodiscard]] virtual absl::StatusOr<bool> RenewLease(absl::string_view id,
+                                                        absl::string_view owner,
+                                                        absl::Time until) = 0;
+
   // Releases `owner`'s lease on `id`, if it holds it. No error if it does not.
   [[nodiscard]] virtual absl::Status ReleaseLease(absl::string_view id,
                                                   absl::string_view owner) = 0;

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/engine/scheduler.h"
@@ -315,6 +316,40 @@ TEST_F(EngineTest, BadRequestsAreRefusedBeforeAnythingIsStored) {
   auto page = engine_->List(ListOnboardingsQuery{});
   ASSERT_TRUE(page.ok());
   EXPECT_TRUE(page->onboardings.empty()) << "nothing half-written stays behind";
+}
+
+TEST_F(EngineTest, ALongStepKeepsItsLeaseWhileItRuns) {
+  SchedulerOptions options;
+  options.owner = "long-step";
+  options.workers = 1;
+  options.lease = absl::Seconds(3);
+  options.idle_poll = absl::Milliseconds(5);
+  engine_.reset();
+  scheduler_ = std::make_unique<Scheduler>(store_.get(), &runner_, &clock_, &feed_, options);
+  engine_ = std::make_unique<Engine>(store_.get(), &runner_, &tenants_, &clock_, &feed_,
+                                     scheduler_.get());
+  absl::Notification started, release;
+  EXPECT_CALL(runner_, Run(_, _))
+      .WillOnce(Invoke([&](const Onboarding&, StepKind) {
+        started.Notify();
+        release.WaitForNotification();
+        return Succeeded();
+      }))
+      .WillRepeatedly(Return(Succeeded()));
+  StartOne();
+  scheduler_->Start();
+  ASSERT_TRUE(started.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  // The step runs past its first lease (3 s): the loop renews it every 1 s
+  // of the clock.
+  for (int i = 0; i < 2; ++i) {
+    clock_.Advance(absl::Seconds(2));
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  auto taken = store_->LeaseDue("another-worker", clock_.Now(), absl::Seconds(3), 10);
+  ASSERT_TRUE(taken.ok()) << taken.status();
+  EXPECT_TRUE(taken->empty()) << "the running step's lease expired under it";
+  release.Notify();
+  scheduler_->Stop(absl::Seconds(5));
 }
 
 TEST_F(EngineTest, TheBackgroundLoopRunsEverythingToTheEnd) {

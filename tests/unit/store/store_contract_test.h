@@ -719,6 +719,30 @@ TEST_P(StoreContractTest, ReleaseLeaseFreesOnlyTheHoldersLease) {
   EXPECT_EQ(got.version, 1);
 }
 
+TEST_P(StoreContractTest, RenewLeaseExtendsOnlyTheHoldersLease) {
+  GF_ASSERT_OK_AND_ASSIGN(Onboarding o, Create(NewOnboarding("ob-1")));
+  GF_ASSERT_OK_AND_ASSIGN(std::vector<Onboarding> leased,
+                          store_->LeaseDue("worker-a", kT0, absl::Minutes(1), 10));
+  ASSERT_EQ(leased.size(), 1u);
+  GF_ASSERT_OK_AND_ASSIGN(bool held,
+                          store_->RenewLease("ob-1", "worker-a", kT0 + absl::Minutes(5)));
+  EXPECT_TRUE(held);
+  GF_ASSERT_OK_AND_ASSIGN(held, store_->RenewLease("ob-1", "worker-b", kT0 + absl::Hours(1)));
+  EXPECT_FALSE(held);
+  // Past the first lease, within the renewed one: nobody else gets it.
+  GF_ASSERT_OK_AND_ASSIGN(
+      leased, store_->LeaseDue("worker-b", kT0 + absl::Minutes(2), absl::Minutes(1), 10));
+  EXPECT_TRUE(leased.empty());
+  GF_ASSERT_OK_AND_ASSIGN(
+      leased, store_->LeaseDue("worker-b", kT0 + absl::Minutes(5), absl::Minutes(1), 10));
+  EXPECT_THAT(Ids(leased), ::testing::ElementsAre("ob-1"));
+  // worker-a lost it: renewing says so.
+  GF_ASSERT_OK_AND_ASSIGN(held, store_->RenewLease("ob-1", "worker-a", kT0 + absl::Hours(1)));
+  EXPECT_FALSE(held);
+  GF_ASSERT_OK_AND_ASSIGN(Onboarding got, store_->GetOnboarding("ob-1"));
+  EXPECT_EQ(got.version, 1) << "renewing is not a change of the onboarding";
+}
+
 TEST_P(StoreContractTest, ReleaseAllLeasesFreesEveryLease) {
   for (const char* id : {"ob-1", "ob-2", "ob-3"}) {
     GF_ASSERT_OK_AND_ASSIGN(Onboarding o, Create(NewOnboarding(id)));
