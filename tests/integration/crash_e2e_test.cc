@@ -56,14 +56,12 @@ class CrashE2eTest : public ::testing::Test {
     ASSERT_TRUE(emulator_->Start()) << emulator_->log();
     // Latency, so that a kill lands inside steps; the cloud's lags, so that
     // steps wait; no throttling, so that the test is about crashes.
-    httplib::Client control(emulator_->url());
-    auto knobs = control.Post("/_emulator/knobs", R"({
+    ASSERT_EQ(emulator_->SetKnobs(R"({
         "throttle_scale": 0,
         "latency_ms": {"token": 5, "graph": 15, "admin": 15, "dataverse": 20},
         "replication_lag_ms": 100, "usage_location_lag_ms": 100,
-        "license_propagation_ms": 100, "dataverse_sync_delay_ms": 100})",
-                              "application/json");
-    ASSERT_TRUE(knobs && knobs->status == 200) << (knobs ? knobs->body : "no answer");
+        "license_propagation_ms": 100, "dataverse_sync_delay_ms": 100})"),
+              "");
 
     const std::string notifier =
         absl::StrCat("notifier: {name: webhook_notifier, settings: {url: \"", receiver_.Url(),

@@ -41,14 +41,12 @@ class FaultE2eTest : public ::testing::Test {
     emulator_ =
         std::make_unique<EmulatorProcess>(GUESTFLOW_BULK_FIXTURE, dir_.File("emulator.log"));
     ASSERT_TRUE(emulator_->Start()) << emulator_->log();
-    httplib::Client control(emulator_->url());
-    auto knobs = control.Post("/_emulator/knobs", R"({
+    ASSERT_EQ(emulator_->SetKnobs(R"({
         "throttle_scale": 0,
         "latency_ms": {"token": 2, "graph": 5, "admin": 5, "dataverse": 5},
         "error_rate": 0.10, "throttle_rate": 0.05, "reset_rate": 0.02,
-        "slow_rate": 0.01, "slow_ms": 2500})",
-                              "application/json");
-    ASSERT_TRUE(knobs && knobs->status == 200) << (knobs ? knobs->body : "no answer");
+        "slow_rate": 0.01, "slow_ms": 2500})"),
+              "");
 
     // Many attempts with short back-offs: about one request in seven fails
     // on purpose, so a step of five requests fails half its attempts.

@@ -15,9 +15,11 @@
 
 extern char** environ;
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "httplib.h"
 
 namespace guestflow::itest {
 
@@ -214,5 +216,14 @@ bool EmulatorProcess::Start() {
 }
 
 std::string EmulatorProcess::log() const { return ReadFile(log_path_); }
+
+std::string EmulatorProcess::SetKnobs(const std::string& json) const {
+  httplib::Client control(url());
+  auto res = control.Post("/_emulator/knobs", json, "application/json");
+  if (!res) return "the emulator did not answer POST /_emulator/knobs";
+  if (res->status != 200)
+    return absl::StrCat("POST /_emulator/knobs: ", res->status, " ", res->body);
+  return "";
+}
 
 }  // namespace guestflow::itest

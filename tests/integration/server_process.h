@@ -92,6 +92,9 @@ class EmulatorProcess {
   int port() const { return port_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   std::string log() const;
+  // POST /_emulator/knobs with `json` (fixture keys); "" when the emulator
+  // took them, otherwise why not.
+  std::string SetKnobs(const std::string& json) const;
 
  private:
   std::string fixture_path_;

@@ -37,11 +37,9 @@ class ThrottlingE2eTest : public ::testing::Test {
     emulator_ =
         std::make_unique<EmulatorProcess>(GUESTFLOW_DEMO_FIXTURE, dir_.File("emulator.log"));
     ASSERT_TRUE(emulator_->Start()) << emulator_->log();
-    httplib::Client control(emulator_->url());
-    auto knobs = control.Post(
-        "/_emulator/knobs", R"({"throttle_limits": {"graph_writes": {"requests": 4, "per_s": 2}}})",
-        "application/json");
-    ASSERT_TRUE(knobs && knobs->status == 200) << (knobs ? knobs->body : "no answer");
+    ASSERT_EQ(emulator_->SetKnobs(
+                  R"({"throttle_limits": {"graph_writes": {"requests": 4, "per_s": 2}}})"),
+              "");
 
     std::string config = absl::StrReplaceAll(
         itest::DemoConfig(GUESTFLOW_DEMO_CONFIG, emulator_->url(), PLUGIN_DIR, dir_.path()),
