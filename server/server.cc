@@ -2,12 +2,15 @@
 
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 #include <utility>
 
+#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -22,6 +25,9 @@
 #include "server/http/curl_http_client.h"
 #include "server/http/oauth2_token_provider.h"
 #include "server/http/rate_limiter.h"
+#include "server/store/pg_batch_store.h"
+#include "server/store/pg_connection.h"
+#include "server/store/pg_store.h"
 #include "server/store/sqlite_batch_store.h"
 #include "server/store/sqlite_store.h"
 
@@ -59,11 +65,7 @@ absl::StatusOr<std::unique_ptr<GuestflowServer>> GuestflowServer::Create(
   if (!options.listen_override.empty()) config.server.listen = options.listen_override;
   auto shared_config = std::make_shared<const Config>(std::move(config));
 
-  GF_ASSIGN_OR_RETURN(s->store_, SqliteStore::Open(shared_config->store.sqlite_path));
-  // The embedded store serves one process: a lease left behind by a process
-  // that died is nobody's, and its onboardings resume now.
-  GF_RETURN_IF_ERROR(s->store_->ReleaseAllLeases());
-  GF_ASSIGN_OR_RETURN(s->batch_store_, SqliteBatchStore::Open(shared_config->store.sqlite_path));
+  GF_RETURN_IF_ERROR(s->OpenStores(shared_config->store));
 
   GF_ASSIGN_OR_RETURN(s->http_, CurlHttpClient::Create(shared_config->http));
   s->tokens_ = std::make_unique<OAuth2TokenProvider>(s->http_.get(), s->clock_);
@@ -81,7 +83,7 @@ absl::StatusOr<std::unique_ptr<GuestflowServer>> GuestflowServer::Create(
 
   s->feed_ = std::make_unique<ChangeFeed>();
   SchedulerOptions so;
-  so.owner = absl::StrCat("guestflowd-", getpid());
+  so.owner = s->lease_owner_;
   const EngineConfig& ec = shared_config->engine;
   so.workers = ec.workers;
   so.lease = ec.lease;
@@ -102,6 +104,44 @@ absl::StatusOr<std::unique_ptr<GuestflowServer>> GuestflowServer::Create(
   s->batch_service_ = std::make_unique<BatchServiceImpl>(s->engine_.get(), s->batch_store_.get(),
                                                          s->clock_, s->api_pool_.get());
   return s;
+}
+
+absl::Status GuestflowServer::OpenStores(const StoreConfig& config) {
+  if (!config.postgres.has_value()) {
+    GF_ASSIGN_OR_RETURN(store_, SqliteStore::Open(config.sqlite_path));
+    // The embedded store serves one process: a lease left behind by a
+    // process that died is nobody's, and its onboardings resume now.
+    GF_RETURN_IF_ERROR(store_->ReleaseAllLeases());
+    GF_ASSIGN_OR_RETURN(batch_store_, SqliteBatchStore::Open(config.sqlite_path));
+    lease_owner_ = absl::StrCat("guestflowd-", getpid());
+    return absl::OkStatus();
+  }
+  // Replicas share the database: a lease names its replica (host, pid and a
+  // random part, since pids repeat across containers), and a lease left by a
+  // replica that died is taken over when it expires, not at start.
+  const PostgresStoreConfig& pg = *config.postgres;
+  const char* dsn = std::getenv(pg.dsn_env.c_str());
+  if (dsn == nullptr || *dsn == '\0') {
+    return absl::FailedPreconditionError(
+        absl::StrCat("store.postgres.dsn_env: the environment variable ", pg.dsn_env,
+                     " is not set; it must hold the PostgreSQL connection string"));
+  }
+  PgPoolOptions options;
+  options.size = pg.pool_size;
+  options.statement_timeout = pg.statement_timeout;
+  absl::StatusOr<std::unique_ptr<PgPool>> pool = PgPool::Open(dsn, options);
+  if (!pool.ok()) {
+    return absl::Status(pool.status().code(), absl::StrCat("store.postgres (", pg.dsn_env,
+                                                           "): ", pool.status().message()));
+  }
+  std::shared_ptr<PgPool> shared(*std::move(pool));
+  GF_ASSIGN_OR_RETURN(store_, PgStore::Open(shared));
+  GF_ASSIGN_OR_RETURN(batch_store_, PgBatchStore::Open(shared));
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  lease_owner_ = absl::StrCat("guestflowd-", host, "-", getpid(), "-",
+                              absl::Hex(absl::Uniform<uint32_t>(absl::BitGen()), absl::kZeroPad8));
+  return absl::OkStatus();
 }
 
 GuestflowServer::~GuestflowServer() { Shutdown(); }
@@ -128,7 +168,9 @@ absl::Status GuestflowServer::Start() {
   if (!options_.port_file.empty()) GF_RETURN_IF_ERROR(WritePortFile(options_.port_file, port_));
   const std::string host = listen.substr(0, listen.rfind(':'));
   LogInfo(absl::StrCat("guestflowd listening on ", host, ":", port_),
-          absl::StrCat("config=", options_.config_path));
+          absl::StrCat("config=", options_.config_path, " store=",
+                       live_->config()->store.postgres.has_value() ? "postgres" : "sqlite",
+                       " lease_owner=", lease_owner_));
   return absl::OkStatus();
 }
 
@@ -196,8 +238,13 @@ absl::StatusOr<ReloadSummary> GuestflowServer::Reload() {
         absl::StrCat("configuration not reloaded: ", loaded.status().message()));
   }
   loaded->server.listen = old->server.listen;  // the socket stays as it is
-  if (loaded->store.sqlite_path != old->store.sqlite_path) {
-    LogWarn("store.sqlite.path changed; it takes effect at the next start");
+  if (loaded->store.sqlite_path != old->store.sqlite_path ||
+      loaded->store.postgres.has_value() != old->store.postgres.has_value() ||
+      (loaded->store.postgres.has_value() &&
+       (loaded->store.postgres->dsn_env != old->store.postgres->dsn_env ||
+        loaded->store.postgres->pool_size != old->store.postgres->pool_size ||
+        loaded->store.postgres->statement_timeout != old->store.postgres->statement_timeout))) {
+    LogWarn("the store section changed; it takes effect at the next start");
     loaded->store = old->store;
   }
   auto config = std::make_shared<const Config>(*std::move(loaded));

@@ -60,6 +60,10 @@ class GuestflowServer : public AdminBackend {
 
   ServerOptions options_;
   Clock* clock_ = Clock::Real();
+  // The stores the config names (SQLite or PostgreSQL) and lease_owner_.
+  absl::Status OpenStores(const StoreConfig& config);
+
+  std::string lease_owner_;  // this process's name on the leases it takes
   std::unique_ptr<Store> store_;
   std::unique_ptr<BatchStore> batch_store_;
   std::unique_ptr<HttpClient> http_;

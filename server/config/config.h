@@ -64,8 +64,19 @@ struct ServerConfig {
   absl::Duration shutdown_grace = absl::Seconds(30);
 };
 
+// PostgreSQL, for several replicas sharing the work: the connection string
+// (libpq's "host=... dbname=..." or "postgresql://..." form, with its
+// password) is a secret, so the file names only the environment variable
+// that holds it.
+struct PostgresStoreConfig {
+  std::string dsn_env;
+  int pool_size = 8;                                     // connections per process
+  absl::Duration statement_timeout = absl::Seconds(10);  // per SQL statement
+};
+
 struct StoreConfig {
-  std::string sqlite_path = "guestflow.db";  // absolute after loading
+  std::string sqlite_path = "guestflow.db";     // absolute after loading
+  std::optional<PostgresStoreConfig> postgres;  // set: PostgreSQL, sqlite_path unused
 };
 
 struct EngineConfig {

@@ -595,8 +595,15 @@ class Loader {
   }
 
   void LoadStore(const YAML::Node& node, const std::string& path, StoreConfig* out) {
-    MapReader m(node, path, errors_, {"sqlite"});
+    MapReader m(node, path, errors_, {"sqlite", "postgres"});
     bool path_set = false;
+    if (const YAML::Node* pg = m.Get("postgres")) {
+      if (m.Get("sqlite") != nullptr) {
+        errors_->Add(pg->Mark(), m.PathOf("postgres"),
+                     "give only one of sqlite and postgres; they are two stores");
+      }
+      out->postgres = LoadPostgres(*pg, m.PathOf("postgres"));
+    }
     if (const YAML::Node* sqlite = m.Get("sqlite")) {
       MapReader s(*sqlite, m.PathOf("sqlite"), errors_, {"path"});
       if (const YAML::Node* n = s.Get("path")) {
@@ -607,6 +614,36 @@ class Loader {
       }
     }
     if (!path_set) out->sqlite_path = ResolveSqlitePath(out->sqlite_path);
+  }
+
+  PostgresStoreConfig LoadPostgres(const YAML::Node& node, const std::string& path) {
+    PostgresStoreConfig out;
+    MapReader m(node, path, errors_, {"dsn_env", "pool_size", "statement_timeout"});
+    if (const YAML::Node* n = m.Get("dsn_env")) {
+      if (std::optional<std::string> name = values_.String(*n, m.PathOf("dsn_env"))) {
+        if (IsEnvName(*name)) {
+          out.dsn_env = *name;
+        } else {
+          errors_->Add(n->Mark(), m.PathOf("dsn_env"),
+                       absl::StrCat(Quoted(*name),
+                                    " is not an environment variable name; expected letters, "
+                                    "digits and \"_\", not starting with a digit"));
+        }
+      }
+    } else {
+      errors_->Add(node.Mark(), path,
+                   "dsn_env is required: the environment variable that holds the PostgreSQL "
+                   "connection string (the file never holds it: it carries the password)");
+    }
+    if (const YAML::Node* n = m.Get("pool_size")) {
+      if (auto v = values_.Int(*n, m.PathOf("pool_size"), 1, 256)) out.pool_size = *v;
+    }
+    if (const YAML::Node* n = m.Get("statement_timeout")) {
+      if (auto d = values_.Duration(*n, m.PathOf("statement_timeout"))) {
+        out.statement_timeout = *d;
+      }
+    }
+    return out;
   }
 
   void LoadEngine(const YAML::Node& node, const std::string& path, EngineConfig* out) {

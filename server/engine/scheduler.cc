@@ -169,7 +169,8 @@ void Scheduler::RunLeased(Onboarding onboarding) {
 absl::Status Scheduler::RunStepOf(Onboarding o) {
   // 1. Record that the step is running, so that a crash from here on is seen
   //    as "this step was started" and the step (idempotent) runs again.
-  GF_ASSIGN_OR_RETURN(std::vector<OnboardingEvent> begin_events, BeginStep(o, clock_->Now()));
+  GF_ASSIGN_OR_RETURN(std::vector<OnboardingEvent> begin_events,
+                      BeginStep(o, clock_->Now(), options_.owner));
   GF_ASSIGN_OR_RETURN(o, store_->UpdateOnboarding(o, begin_events));
   feed_->Publish(o.id);
   if (!o.batch_id.empty()) feed_->Publish(BatchFeedKey(o.batch_id));

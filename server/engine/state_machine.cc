@@ -92,7 +92,9 @@ const Step* CurrentStep(const Onboarding& onboarding) {
   return nullptr;
 }
 
-absl::StatusOr<std::vector<OnboardingEvent>> BeginStep(Onboarding& o, absl::Time now) {
+absl::StatusOr<std::vector<OnboardingEvent>> BeginStep(Onboarding& o, absl::Time now,
+                                                       absl::string_view worker) {
+  const std::string on = worker.empty() ? "" : absl::StrCat(" on ", worker);
   if (IsTerminal(o.state)) {
     return absl::FailedPreconditionError(
         absl::StrCat("onboarding ", o.id, " is ", OnboardingStateName(o.state)));
@@ -106,14 +108,15 @@ absl::StatusOr<std::vector<OnboardingEvent>> BeginStep(Onboarding& o, absl::Time
     step->start_time = now;
     events.push_back(
         Event(now, "step_started", step->kind,
-              absl::StrCat(StepName(step->kind), " started with plugin ", step->plugin)));
+              absl::StrCat(StepName(step->kind), " started with plugin ", step->plugin, on)));
   } else if (step->state == StepState::kRunning) {
     // Left RUNNING by a process that stopped mid-step: the step is idempotent
     // and runs again. Its plugin learns when (a call it made may have taken
     // effect without an answer).
     step->outputs[std::string(kInterruptedAtOutput)] = absl::StrCat(absl::ToUnixMillis(now));
-    events.push_back(Event(now, "step_resumed", step->kind,
-                           absl::StrCat(StepName(step->kind), " resumed after an interruption")));
+    events.push_back(
+        Event(now, "step_resumed", step->kind,
+              absl::StrCat(StepName(step->kind), " resumed after an interruption", on)));
   }
   step->state = StepState::kRunning;
   step->next_attempt_time.reset();

@@ -44,7 +44,10 @@ inline constexpr absl::string_view kInterruptedAtOutput = "interrupted_at_ms";
 // events to append (`step_started` the first time a step starts; for a step
 // left RUNNING, `step_resumed` and the kInterruptedAtOutput output).
 // FAILED_PRECONDITION when the onboarding is terminal or has no step left.
-absl::StatusOr<std::vector<OnboardingEvent>> BeginStep(Onboarding& onboarding, absl::Time now);
+// `worker` (the lease owner, naming the replica) ends the event's message,
+// so that an onboarding's history says which process ran each step.
+absl::StatusOr<std::vector<OnboardingEvent>> BeginStep(Onboarding& onboarding, absl::Time now,
+                                                       absl::string_view worker = {});
 
 // Applies what a run of step `kind` came to: outputs are kept whatever the
 // outcome; success moves on to the next step (or SUCCEEDED); a retryable

@@ -8,8 +8,9 @@
 // - CreateBatch is idempotent on (tenant, request_id), as onboardings are.
 // - AddItems never overwrites: an item whose (batch, line) is stored already
 //   is left as it is, so re-sending a file continues a batch.
-// - Errors: NOT_FOUND for an unknown batch, INVALID_ARGUMENT for a bad page
-//   token or page size, UNAVAILABLE / INTERNAL for the database itself.
+// - Errors: NOT_FOUND for an unknown batch, ALREADY_EXISTS for a taken batch
+//   id, INVALID_ARGUMENT for a bad page token or page size or a line below
+//   1, UNAVAILABLE / INTERNAL for the database itself.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +21,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "server/model/onboarding.h"
@@ -74,6 +76,36 @@ struct CreateBatchResult {
   BatchRecord batch;
   bool created = false;  // false: (tenant, request_id) existed
 };
+
+// INVALID_ARGUMENT naming the first item whose line is below 1 (lines are
+// 1-based), OK otherwise; every AddItems checks this before writing.
+inline absl::Status CheckItemLines(const std::vector<BatchItemRecord>& items) {
+  for (const BatchItemRecord& item : items) {
+    if (item.line < 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("batch item line ", item.line, " (", item.email, "): lines start at 1"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Adds one (state, count, latest finish_time) row of a batch's onboardings
+// to `summary`; INTERNAL for a state this build does not know.
+inline absl::Status AddStateCount(BatchSummary& summary, absl::string_view batch_id,
+                                  const std::string& state_name, int64_t count,
+                                  std::optional<absl::Time> last_finish) {
+  std::optional<OnboardingState> state = OnboardingStateFromName(state_name);
+  if (!state.has_value()) {
+    return absl::InternalError(
+        absl::StrCat("batch ", batch_id, ": an onboarding has the unknown state ", state_name));
+  }
+  summary.counts[*state] = count;
+  if (last_finish.has_value() &&
+      (!summary.last_finish_time.has_value() || *last_finish > *summary.last_finish_time)) {
+    summary.last_finish_time = last_finish;
+  }
+  return absl::OkStatus();
+}
 
 class BatchStore {
  public:

@@ -90,6 +90,13 @@ absl::StatusOr<CreateBatchResult> SqliteBatchStore::CreateBatch(const BatchRecor
       }
     }
     {
+      GF_ASSIGN_OR_RETURN(Stmt taken, db_->Prepare("SELECT 1 FROM batches WHERE id = ?1"));
+      taken.BindText(1, batch.id);
+      GF_ASSIGN_OR_RETURN(bool found, taken.Step());
+      if (found)
+        return absl::AlreadyExistsError(absl::StrCat("batch ", batch.id, " already exists"));
+    }
+    {
       GF_ASSIGN_OR_RETURN(Stmt insert, db_->Prepare(kInsertBatch));
       insert.BindText(1, batch.id)
           .BindText(2, batch.tenant)
@@ -119,6 +126,7 @@ absl::StatusOr<BatchRecord> SqliteBatchStore::GetBatch(absl::string_view id) {
 
 absl::Status SqliteBatchStore::AddItems(absl::string_view batch_id,
                                         const std::vector<BatchItemRecord>& items) {
+  GF_RETURN_IF_ERROR(CheckItemLines(items));
   absl::MutexLock lock(&mu_);
   return db_->InTransaction(TxnKind::kWrite, [&]() -> absl::Status {
     GF_RETURN_IF_ERROR(Get(batch_id).status());
@@ -166,17 +174,8 @@ absl::StatusOr<BatchSummary> SqliteBatchStore::Summarize(absl::string_view batch
     while (true) {
       GF_ASSIGN_OR_RETURN(bool row, states.Step());
       if (!row) break;
-      std::optional<OnboardingState> state = OnboardingStateFromName(states.Text(0));
-      if (!state.has_value()) {
-        return absl::InternalError(absl::StrCat(
-            "batch ", batch_id, ": an onboarding has the unknown state ", states.Text(0)));
-      }
-      summary.counts[*state] = states.Int(1);
-      if (std::optional<absl::Time> finish = states.OptTime(2); finish.has_value()) {
-        if (!summary.last_finish_time.has_value() || *finish > *summary.last_finish_time) {
-          summary.last_finish_time = finish;
-        }
-      }
+      GF_RETURN_IF_ERROR(
+          AddStateCount(summary, batch_id, states.Text(0), states.Int(1), states.OptTime(2)));
     }
     return absl::OkStatus();
   }));

@@ -13,27 +13,6 @@
 #include "server/store/sqlite_schema.h"
 
 namespace guestflow {
-namespace {
-
-constexpr int64_t kMinMicros = std::numeric_limits<int64_t>::min();
-constexpr int64_t kMaxMicros = std::numeric_limits<int64_t>::max();
-
-}  // namespace
-
-// The infinite times are legal values of the model (create_time defaults to
-// InfinitePast) but ToUnixMicros only saturates them, so keep them apart to
-// make them survive a round trip.
-int64_t ToMicros(absl::Time t) {
-  if (t == absl::InfinitePast()) return kMinMicros;
-  if (t == absl::InfiniteFuture()) return kMaxMicros;
-  return absl::ToUnixMicros(t);
-}
-
-absl::Time FromMicros(int64_t micros) {
-  if (micros == kMinMicros) return absl::InfinitePast();
-  if (micros == kMaxMicros) return absl::InfiniteFuture();
-  return absl::FromUnixMicros(micros);
-}
 
 absl::Status DbError(sqlite3* db, int rc, absl::string_view what) {
   std::string message = absl::StrCat("sqlite: ", what, ": ", sqlite3_errmsg(db));

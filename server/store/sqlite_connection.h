@@ -24,13 +24,9 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/store/store_codec.h"
 
 namespace guestflow {
-
-// Times are int64 microseconds since the Unix epoch; the infinite times are
-// the int64 minimum and maximum, so that they survive a round trip.
-int64_t ToMicros(absl::Time t);
-absl::Time FromMicros(int64_t micros);
 
 // `what` failed with SQLite result code `rc`: UNAVAILABLE for a busy or
 // locked file, I/O errors and a full disk; INTERNAL otherwise.

@@ -17,140 +17,12 @@
 #include "nlohmann/json.hpp"
 #include "server/common/status_macros.h"
 #include "server/store/sqlite_connection.h"
+#include "server/store/store_codec.h"
 
 namespace guestflow {
 namespace {
 
-using Json = nlohmann::json;
-
-// ---- enums and JSON ---------------------------------------------------------
-
-absl::StatusOr<OnboardingState> ParseOnboardingState(absl::string_view name) {
-  for (OnboardingState s :
-       {OnboardingState::kQueued, OnboardingState::kRunning, OnboardingState::kWaiting,
-        OnboardingState::kSucceeded, OnboardingState::kFailed, OnboardingState::kCancelled}) {
-    if (OnboardingStateName(s) == name) return s;
-  }
-  return absl::InternalError(
-      absl::StrCat("unknown onboarding state \"", name, "\" in the database"));
-}
-
-absl::StatusOr<StepState> ParseStepState(absl::string_view name) {
-  for (StepState s : {StepState::kPending, StepState::kRunning, StepState::kWaiting,
-                      StepState::kSucceeded, StepState::kFailed, StepState::kCancelled}) {
-    if (StepStateName(s) == name) return s;
-  }
-  return absl::InternalError(absl::StrCat("unknown step state \"", name, "\" in the database"));
-}
-
-absl::StatusOr<StepKind> ParseStepKind(absl::string_view name) {
-  std::optional<StepKind> kind = StepFromName(name);
-  if (!kind.has_value()) {
-    return absl::InternalError(absl::StrCat("unknown step kind \"", name, "\" in the database"));
-  }
-  return *kind;
-}
-
-// `replace`: a stray non-UTF-8 byte in, say, a plugin's output must not make
-// the onboarding impossible to write (and the default handler would throw).
-std::string DumpJson(const Json& json) {
-  return json.dump(-1, ' ', false, Json::error_handler_t::replace);
-}
-
-std::string OptionsToJson(const OnboardingOptions& options) {
-  Json json = Json::object();
-  json["roles"] = options.roles;
-  if (options.send_invitation_message.has_value()) {
-    json["send_invitation_message"] = *options.send_invitation_message;
-  }
-  json["invitation_message"] = options.invitation_message;
-  if (options.update_dynamics_email.has_value()) {
-    json["update_dynamics_email"] = *options.update_dynamics_email;
-  }
-  return DumpJson(json);
-}
-
-// Type-checks before every get<>() so that nothing here can throw.
-absl::StatusOr<OnboardingOptions> OptionsFromJson(const std::string& text) {
-  absl::Status bad = absl::InternalError(absl::StrCat("bad options JSON in the database: ", text));
-  Json json = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded() || !json.is_object()) return bad;
-  OnboardingOptions options;
-  if (auto it = json.find("roles"); it != json.end()) {
-    if (!it->is_array()) return bad;
-    for (const Json& role : *it) {
-      if (!role.is_string()) return bad;
-      options.roles.push_back(role.get<std::string>());
-    }
-  }
-  if (auto it = json.find("send_invitation_message"); it != json.end() && !it->is_null()) {
-    if (!it->is_boolean()) return bad;
-    options.send_invitation_message = it->get<bool>();
-  }
-  if (auto it = json.find("invitation_message"); it != json.end()) {
-    if (!it->is_string()) return bad;
-    options.invitation_message = it->get<std::string>();
-  }
-  if (auto it = json.find("update_dynamics_email"); it != json.end() && !it->is_null()) {
-    if (!it->is_boolean()) return bad;
-    options.update_dynamics_email = it->get<bool>();
-  }
-  return options;
-}
-
-std::string OutputsToJson(const std::map<std::string, std::string>& outputs) {
-  Json json = Json::object();
-  for (const auto& [key, value] : outputs) json[key] = value;
-  return DumpJson(json);
-}
-
-absl::StatusOr<std::map<std::string, std::string>> OutputsFromJson(const std::string& text) {
-  absl::Status bad =
-      absl::InternalError(absl::StrCat("bad step outputs JSON in the database: ", text));
-  Json json = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded() || !json.is_object()) return bad;
-  std::map<std::string, std::string> outputs;
-  for (auto it = json.begin(); it != json.end(); ++it) {
-    if (!it.value().is_string()) return bad;
-    outputs.emplace(it.key(), it.value().get<std::string>());
-  }
-  return outputs;
-}
-
-// ---- page tokens ------------------------------------------------------------
-
-// The key of the last onboarding of a page; the next page starts after it.
-struct PageKey {
-  int64_t create_time = 0;
-  std::string id;
-};
-
-std::string EncodePageToken(const Onboarding& last) {
-  std::string token;
-  absl::WebSafeBase64Escape(absl::StrCat(ToMicros(last.create_time), ":", last.id), &token);
-  return token;
-}
-
-absl::StatusOr<PageKey> DecodePageToken(const std::string& token) {
-  absl::Status bad = absl::InvalidArgumentError("invalid page_token");
-  std::string raw;
-  if (!absl::WebSafeBase64Unescape(token, &raw)) return bad;
-  std::vector<std::string> parts = absl::StrSplit(raw, absl::MaxSplits(':', 1));
-  PageKey key;
-  if (parts.size() != 2 || parts[1].empty() || !absl::SimpleAtoi(parts[0], &key.create_time)) {
-    return bad;
-  }
-  key.id = std::move(parts[1]);
-  return key;
-}
-
 // ---- SQL --------------------------------------------------------------------
-
-// Column order is what ReadOnboardingRow reads.
-constexpr char kOnboardingColumns[] =
-    "id, tenant, request_id, request_fingerprint, state, version, guest_email, guest_first_name, "
-    "guest_last_name, guest_display_name, guest_usage_location, options, batch_id, error, "
-    "instance_url, create_time, update_time, finish_time, due_time";
 
 constexpr char kSelectOnboardingById[] =
     "SELECT id, tenant, request_id, request_fingerprint, state, version, guest_email, "
@@ -162,9 +34,11 @@ constexpr char kSelectOnboardingById[] =
 constexpr char kSelectOnboardingByRequest[] =
     "SELECT id FROM onboardings WHERE tenant = ?1 AND request_id = ?2 AND request_id <> ''";
 
-constexpr char kSelectSteps[] =
-    "SELECT kind, state, plugin, attempts, last_error, next_attempt_time, start_time, "
-    "finish_time, wait_since, outputs FROM steps WHERE onboarding_id = ?1 ORDER BY position";
+const std::string& SelectStepsSql() {
+  static const auto* const kSql = new std::string(absl::StrCat(
+      "SELECT ", kStepColumns, " FROM steps WHERE onboarding_id = ?1 ORDER BY position"));
+  return *kSql;
+}
 
 constexpr char kInsertOnboarding[] =
     "INSERT INTO onboardings (id, tenant, request_id, request_fingerprint, state, version, "
@@ -321,7 +195,7 @@ class SqliteStore::Impl {
         while (true) {
           GF_ASSIGN_OR_RETURN(bool row, select.Step());
           if (!row) break;
-          GF_ASSIGN_OR_RETURN(Onboarding onboarding, ReadOnboardingRow(select));
+          GF_ASSIGN_OR_RETURN(Onboarding onboarding, OnboardingFromRow(select));
           page.onboardings.push_back(std::move(onboarding));
         }
       }
@@ -346,7 +220,7 @@ class SqliteStore::Impl {
         GF_ASSIGN_OR_RETURN(Stmt check, Prepare("SELECT version FROM onboardings WHERE id = ?1"));
         check.BindText(1, o.id);
         GF_ASSIGN_OR_RETURN(bool found, check.Step());
-        if (!found) return NotFound(o.id);
+        if (!found) return OnboardingNotFound(o.id);
         int64_t version = check.Int(0);
         if (version != o.version) {
           return absl::AbortedError(absl::StrCat("onboarding ", o.id,
@@ -516,7 +390,7 @@ class SqliteStore::Impl {
     std::vector<OnboardingEvent> events;
     GF_RETURN_IF_ERROR(InTransaction(TxnKind::kRead, [&]() -> absl::Status {
       GF_ASSIGN_OR_RETURN(bool exists, Exists(id));
-      if (!exists) return NotFound(id);
+      if (!exists) return OnboardingNotFound(id);
       GF_ASSIGN_OR_RETURN(Stmt select,
                           Prepare("SELECT sequence, time, type, step, message FROM events "
                                   "WHERE onboarding_id = ?1 AND sequence > ?2 "
@@ -545,10 +419,6 @@ class SqliteStore::Impl {
   }
 
  private:
-  static absl::Status NotFound(absl::string_view id) {
-    return absl::NotFoundError(absl::StrCat("onboarding ", id, " not found"));
-  }
-
   absl::StatusOr<Stmt> Prepare(const std::string& sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     return db_->Prepare(sql);
   }
@@ -573,69 +443,21 @@ class SqliteStore::Impl {
       GF_ASSIGN_OR_RETURN(Stmt select, Prepare(kSelectOnboardingById));
       select.BindText(1, id);
       GF_ASSIGN_OR_RETURN(bool found, select.Step());
-      if (!found) return NotFound(id);
-      GF_ASSIGN_OR_RETURN(onboarding, ReadOnboardingRow(select));
+      if (!found) return OnboardingNotFound(id);
+      GF_ASSIGN_OR_RETURN(onboarding, OnboardingFromRow(select));
     }
     GF_RETURN_IF_ERROR(LoadSteps(onboarding));
     return onboarding;
   }
 
-  static absl::StatusOr<Onboarding> ReadOnboardingRow(const Stmt& row) {
-    Onboarding o;
-    o.id = row.Text(0);
-    o.tenant = row.Text(1);
-    o.request_id = row.Text(2);
-    o.request_fingerprint = row.Text(3);
-    absl::StatusOr<OnboardingState> state = ParseOnboardingState(row.Text(4));
-    if (!state.ok()) return Corrupt(o.id, state.status());
-    o.state = *state;
-    o.version = row.Int(5);
-    o.guest.email = row.Text(6);
-    o.guest.first_name = row.Text(7);
-    o.guest.last_name = row.Text(8);
-    o.guest.display_name = row.Text(9);
-    o.guest.usage_location = row.Text(10);
-    absl::StatusOr<OnboardingOptions> options = OptionsFromJson(row.Text(11));
-    if (!options.ok()) return Corrupt(o.id, options.status());
-    o.options = *std::move(options);
-    o.batch_id = row.Text(12);
-    o.error = row.Text(13);
-    o.instance_url = row.Text(14);
-    o.create_time = row.Time(15);
-    o.update_time = row.Time(16);
-    o.finish_time = row.OptTime(17);
-    o.due_time = row.OptTime(18);
-    return o;
-  }
-
-  static absl::Status Corrupt(absl::string_view id, const absl::Status& status) {
-    return absl::Status(status.code(), absl::StrCat("onboarding ", id, ": ", status.message()));
-  }
-
   absl::Status LoadSteps(Onboarding& onboarding) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     onboarding.steps.clear();
-    GF_ASSIGN_OR_RETURN(Stmt select, Prepare(kSelectSteps));
+    GF_ASSIGN_OR_RETURN(Stmt select, Prepare(SelectStepsSql()));
     select.BindText(1, onboarding.id);
     while (true) {
       GF_ASSIGN_OR_RETURN(bool row, select.Step());
       if (!row) break;
-      Step step;
-      absl::StatusOr<StepKind> kind = ParseStepKind(select.Text(0));
-      if (!kind.ok()) return Corrupt(onboarding.id, kind.status());
-      step.kind = *kind;
-      absl::StatusOr<StepState> state = ParseStepState(select.Text(1));
-      if (!state.ok()) return Corrupt(onboarding.id, state.status());
-      step.state = *state;
-      step.plugin = select.Text(2);
-      step.attempts = static_cast<int>(select.Int(3));
-      step.last_error = select.Text(4);
-      step.next_attempt_time = select.OptTime(5);
-      step.start_time = select.OptTime(6);
-      step.finish_time = select.OptTime(7);
-      step.wait_since = select.OptTime(8);
-      absl::StatusOr<std::map<std::string, std::string>> outputs = OutputsFromJson(select.Text(9));
-      if (!outputs.ok()) return Corrupt(onboarding.id, outputs.status());
-      step.outputs = *std::move(outputs);
+      GF_ASSIGN_OR_RETURN(Step step, StepFromRow(select, onboarding.id));
       onboarding.steps.push_back(std::move(step));
     }
     return absl::OkStatus();

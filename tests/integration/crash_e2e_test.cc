@@ -20,6 +20,7 @@
 #include "guestflow/v1/batch_service.grpc.pb.h"
 #include "httplib.h"
 #include "nlohmann/json.hpp"
+#include "tests/integration/bulk_import.h"
 #include "tests/integration/rpc_helpers.h"
 #include "tests/integration/server_process.h"
 #include "tests/support/webhook_receiver.h"
@@ -37,15 +38,7 @@ constexpr int kKills = 6;  // the first while the file is being sent
 constexpr char kRequestId[] = "crash-import-1";
 constexpr char kHookSecret[] = "crash-test-webhook-secret";
 
-std::string Email(int i) { return absl::StrCat("crash", i, "@fabrikam.com"); }
-
-std::string Csv() {
-  std::string csv = "Email,FirstName,LastName,UsageLocation\r\n";
-  for (int i = 0; i < kGuests; ++i) {
-    absl::StrAppend(&csv, Email(i), ",Guest,Number", i, ",GB\r\n");
-  }
-  return csv;
-}
+constexpr char kPrefix[] = "crash";
 
 class CrashE2eTest : public ::testing::Test {
  protected:
@@ -54,29 +47,17 @@ class CrashE2eTest : public ::testing::Test {
         // The demo tenant with 100,000 seats (the bulk benchmark's fixture).
         std::make_unique<EmulatorProcess>(GUESTFLOW_BULK_FIXTURE, dir_.File("emulator.log"));
     ASSERT_TRUE(emulator_->Start()) << emulator_->log();
-    // Latency, so that a kill lands inside steps; the cloud's lags, so that
-    // steps wait; no throttling, so that the test is about crashes.
-    ASSERT_EQ(emulator_->SetKnobs(R"({
-        "throttle_scale": 0,
-        "latency_ms": {"token": 5, "graph": 15, "admin": 15, "dataverse": 20},
-        "replication_lag_ms": 100, "usage_location_lag_ms": 100,
-        "license_propagation_ms": 100, "dataverse_sync_delay_ms": 100})"),
-              "");
+    ASSERT_EQ(emulator_->SetKnobs(itest::kKillTestKnobs), "");
 
-    const std::string notifier =
-        absl::StrCat("notifier: {name: webhook_notifier, settings: {url: \"", receiver_.Url(),
-                     "\", format: generic, secret: {env: HOOK_SECRET}}}");
-    std::string config =
-        itest::DemoConfig(GUESTFLOW_DEMO_CONFIG, emulator_->url(), PLUGIN_DIR, dir_.path());
-    const size_t notifier_at = config.find("notifier: {name: outbox_notifier");
-    ASSERT_NE(notifier_at, std::string::npos);
-    config.replace(notifier_at, config.find('\n', notifier_at) - notifier_at, notifier);
-    config = absl::StrReplaceAll(
-        config, {
-                    {"outbox_notifier.so]", "outbox_notifier.so, webhook_notifier.so]"},
-                    {"  workers: 8\n", "  workers: 32\n"},
-                    {"  backoff_initial: 500ms\n", "  backoff_initial: 100ms\n"},
-                });
+    std::string config = itest::WithWebhookNotifier(
+        itest::DemoConfig(GUESTFLOW_DEMO_CONFIG, emulator_->url(), PLUGIN_DIR, dir_.path()),
+        receiver_.Url());
+    ASSERT_FALSE(config.empty());
+    config = absl::StrReplaceAll(config,
+                                 {
+                                     {"  workers: 8\n", "  workers: 32\n"},
+                                     {"  backoff_initial: 500ms\n", "  backoff_initial: 100ms\n"},
+                                 });
     // The emulator does not throttle here; neither does guestflowd.
     config = itest::WithoutLimits(config);
     ASSERT_NE(config.find("workers: 32"), std::string::npos);
@@ -103,7 +84,7 @@ class CrashE2eTest : public ::testing::Test {
     header.mutable_header()->set_tenant("contoso");
     header.mutable_header()->set_request_id(kRequestId);
     bool open = writer->Write(header);
-    const std::string csv = Csv();
+    const std::string csv = itest::BulkCsv(kPrefix, kGuests);
     constexpr size_t kChunk = 4096;
     for (size_t i = 0; open && i < csv.size(); i += kChunk) {
       v1::CreateBatchRequest r;
@@ -119,12 +100,7 @@ class CrashE2eTest : public ::testing::Test {
     ++restarts_;
   }
 
-  nlohmann::json Counters() {
-    httplib::Client client(emulator_->url());
-    auto res = client.Get("/_emulator/counters");
-    EXPECT_TRUE(res && res->status == 200);
-    return res ? nlohmann::json::parse(res->body) : nlohmann::json::object();
-  }
+  nlohmann::json Counters() { return itest::CloudCounters(*emulator_); }
 
   TempDir dir_;
   testing::WebhookReceiver receiver_{kHookSecret};
@@ -175,39 +151,11 @@ TEST_F(CrashE2eTest, AThousandGuestsSurviveRepeatedKillsWithNothingDoneTwice) {
   EXPECT_EQ(restarts_, kKills);
 
   // The cloud: exactly one of every side effect per guest.
-  const nlohmann::json c = Counters();
-  std::set<std::string> users;
-  for (int i = 0; i < kGuests; ++i) {
-    const std::string email = Email(i);
-    EXPECT_EQ(c["invitations_by_email"].value(email, 0), 1) << email;
-    EXPECT_EQ(c["guests_created_by_email"].value(email, 0), 1) << email;
-  }
-  EXPECT_EQ(c["invitations_by_email"].size(), static_cast<size_t>(kGuests));
-  EXPECT_EQ(c["license_assignments"].size(), static_cast<size_t>(kGuests));
-  for (const auto& [key, n] : c["license_assignments"].items()) EXPECT_EQ(n, 1) << key;
-  EXPECT_EQ(c["role_associations"].size(), static_cast<size_t>(kGuests));  // one role each
-  for (const auto& [key, n] : c["role_associations"].items()) EXPECT_EQ(n, 1) << key;
-  EXPECT_EQ(c["group_member_adds"].size(), static_cast<size_t>(kGuests));
-  for (const auto& [key, n] : c["group_member_adds"].items()) EXPECT_EQ(n, 1) << key;
+  itest::ExpectEverySideEffectOnce(Counters(), kPrefix, kGuests);
 
   // Notifications: every guest told; a second delivery only for a notify
   // step a kill cut short, at most one per kill, under the same delivery id.
-  std::map<std::string, std::set<std::string>> ids_by_guest;
-  std::map<std::string, int> deliveries_by_guest;
-  for (const testing::WebhookDelivery& d : receiver_.Deliveries()) {
-    const nlohmann::json payload = nlohmann::json::parse(d.body, nullptr, false);
-    ASSERT_TRUE(payload.is_object()) << d.body;
-    const std::string email = payload["guest"]["email"].get<std::string>();
-    ids_by_guest[email].insert(d.Header("x-guestflow-delivery"));
-    ++deliveries_by_guest[email];
-  }
-  EXPECT_EQ(deliveries_by_guest.size(), static_cast<size_t>(kGuests));
-  int duplicates = 0;
-  for (const auto& [email, n] : deliveries_by_guest) {
-    duplicates += n - 1;
-    EXPECT_EQ(ids_by_guest[email].size(), 1u) << email << " got deliveries under several ids";
-    EXPECT_FALSE(ids_by_guest[email].begin()->empty()) << email;
-  }
+  const int duplicates = itest::CountRepeatedNotifications(receiver_, kGuests);
   EXPECT_LE(duplicates, kKills);
   std::printf("crash test: %d guests, %d kills, %d duplicate notifications\n", kGuests, kKills,
               duplicates);

@@ -17,6 +17,7 @@
 #include "guestflow/v1/onboarding_service.grpc.pb.h"
 #include "httplib.h"
 #include "nlohmann/json.hpp"
+#include "tests/integration/bulk_import.h"
 #include "tests/integration/rpc_helpers.h"
 #include "tests/integration/server_process.h"
 
@@ -81,12 +82,7 @@ class FaultE2eTest : public ::testing::Test {
     return o;
   }
 
-  nlohmann::json Counters() {
-    httplib::Client client(emulator_->url());
-    auto res = client.Get("/_emulator/counters");
-    EXPECT_TRUE(res && res->status == 200);
-    return res ? nlohmann::json::parse(res->body) : nlohmann::json::object();
-  }
+  nlohmann::json Counters() { return itest::CloudCounters(*emulator_); }
 
   static const v1::Step& FailedStep(const v1::Onboarding& o) {
     for (const v1::Step& step : o.steps()) {

@@ -585,6 +585,16 @@ TEST_F(StartupTest, AnUnknownConfigKeyIsRefusedNamingTheKey) {
   EXPECT_THAT(log, HasSubstr("guestflowd.yaml"));
 }
 
+TEST_F(StartupTest, APostgresStoreWithoutItsDsnVariableIsRefusedNamingIt) {
+  std::string text = ConfigText();
+  const size_t at = text.find("  sqlite: {path:");
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, text.find('\n', at) - at, "  postgres: {dsn_env: GF_TEST_UNSET_PG_DSN}");
+  const std::string log = ExpectRefused(text);
+  EXPECT_THAT(log, HasSubstr("store.postgres.dsn_env"));
+  EXPECT_THAT(log, HasSubstr("GF_TEST_UNSET_PG_DSN is not set"));
+}
+
 TEST_F(StartupTest, AnUnknownPluginNameForATenantIsRefused) {
   const std::string log = ExpectRefused(ConfigText("no_such_license_plugin"));
   EXPECT_THAT(log, HasSubstr("failing"));

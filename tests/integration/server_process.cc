@@ -226,4 +226,11 @@ std::string EmulatorProcess::SetKnobs(const std::string& json) const {
   return "";
 }
 
+std::string EmulatorProcess::Counters() const {
+  httplib::Client control(url());
+  auto res = control.Get("/_emulator/counters");
+  if (!res || res->status != 200) return "";
+  return res->body;
+}
+
 }  // namespace guestflow::itest

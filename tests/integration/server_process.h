@@ -95,6 +95,8 @@ class EmulatorProcess {
   // POST /_emulator/knobs with `json` (fixture keys); "" when the emulator
   // took them, otherwise why not.
   std::string SetKnobs(const std::string& json) const;
+  // GET /_emulator/counters: the JSON body, or "" when it did not answer 200.
+  std::string Counters() const;
 
  private:
   std::string fixture_path_;

@@ -696,8 +696,35 @@ TEST(ConfigLoaderTest, SpecialAndEmptyPaths) {
   EXPECT_EQ(MustParse(absl::StrCat("http: {ca_file: \"\"}\n", kValid)).http.ca_file, "");
   EXPECT_THAT(ErrorOf(absl::StrCat("store: {sqlite: {path: \"\"}}\n", kValid)),
               HasSubstr("store.sqlite.path: must not be empty"));
+}
+
+TEST(ConfigLoaderTest, PostgresStoreNamesItsDsnByEnvironmentVariable) {
+  const Config c = MustParse(absl::StrCat(
+      "store: {postgres: {dsn_env: GF_PG_DSN, pool_size: 12, statement_timeout: 3s}}\n", kValid));
+  ASSERT_TRUE(c.store.postgres.has_value());
+  EXPECT_EQ(c.store.postgres->dsn_env, "GF_PG_DSN");
+  EXPECT_EQ(c.store.postgres->pool_size, 12);
+  EXPECT_EQ(c.store.postgres->statement_timeout, absl::Seconds(3));
+  // Defaults, and no postgres section means SQLite.
+  const Config d = MustParse(absl::StrCat("store: {postgres: {dsn_env: GF_PG_DSN}}\n", kValid));
+  EXPECT_EQ(d.store.postgres->pool_size, 8);
+  EXPECT_EQ(d.store.postgres->statement_timeout, absl::Seconds(10));
+  EXPECT_FALSE(MustParse(kValid).store.postgres.has_value());
+}
+
+TEST(ConfigLoaderTest, PostgresStoreMistakesAreNamed) {
   EXPECT_THAT(ErrorOf(absl::StrCat("store: {postgres: {}}\n", kValid)),
-              HasSubstr("store.postgres: unknown key"));
+              HasSubstr("store.postgres: dsn_env is required"));
+  // The DSN itself (with its password) is never accepted in the file.
+  EXPECT_THAT(ErrorOf(absl::StrCat("store: {postgres: {dsn: \"host=db password=x\"}}\n", kValid)),
+              HasSubstr("store.postgres.dsn: unknown key"));
+  EXPECT_THAT(ErrorOf(absl::StrCat("store: {postgres: {dsn_env: \"host=db\"}}\n", kValid)),
+              HasSubstr("is not an environment variable name"));
+  EXPECT_THAT(ErrorOf(absl::StrCat("store: {postgres: {dsn_env: X, pool_size: 0}}\n", kValid)),
+              HasSubstr("store.postgres.pool_size"));
+  EXPECT_THAT(
+      ErrorOf(absl::StrCat("store: {sqlite: {path: a.db}, postgres: {dsn_env: X}}\n", kValid)),
+      HasSubstr("give only one of sqlite and postgres"));
 }
 
 TEST(ConfigLoaderTest, RelativeBaseDirIsMadeAbsolute) {

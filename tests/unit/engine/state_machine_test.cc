@@ -110,6 +110,26 @@ TEST_F(StateMachineTest, RetryWaitsWithBackoffThenRunsOutOfAttempts) {
   EXPECT_FALSE(o.due_time.has_value());
 }
 
+// With replicas, an onboarding's history says which process ran a step, and
+// which one took it over after the first died mid-step.
+TEST_F(StateMachineTest, BeginStepNamesTheWorkerThatStartedOrResumedTheStep) {
+  Onboarding o = MakeOnboarding();
+  auto started = BeginStep(o, kT0, "guestflowd-a-11-0000beef");
+  ASSERT_TRUE(started.ok()) << started.status();
+  ASSERT_THAT(Types(*started), ElementsAre("step_started"));
+  EXPECT_THAT((*started)[0].message, HasSubstr(" on guestflowd-a-11-0000beef"));
+  // The step stays RUNNING: its worker died. Another one resumes it.
+  auto resumed = BeginStep(o, kT0 + absl::Minutes(1), "guestflowd-b-22-0000cafe");
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  ASSERT_THAT(Types(*resumed), ElementsAre("step_resumed"));
+  EXPECT_THAT((*resumed)[0].message, HasSubstr(" on guestflowd-b-22-0000cafe"));
+  // No worker named (a single process's tests): no trailing " on ".
+  Onboarding plain = MakeOnboarding();
+  auto unnamed = BeginStep(plain, kT0);
+  ASSERT_TRUE(unnamed.ok());
+  EXPECT_THAT((*unnamed)[0].message, ::testing::Not(HasSubstr(" on ")));
+}
+
 TEST_F(StateMachineTest, RetryAfterFromTheCloudWins) {
   Onboarding o = MakeOnboarding();
   ASSERT_TRUE(BeginStep(o, kT0).ok());
