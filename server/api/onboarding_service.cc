@@ -7,6 +7,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "server/api/proto_convert.h"
@@ -18,6 +19,7 @@ namespace {
 
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 1000;
+constexpr int kDefaultCloudCallPageSize = 100;
 constexpr int kWatchBatch = 100;
 
 // Streams an onboarding's events. Fetches run on the API pool; a fetch is
@@ -234,6 +236,37 @@ grpc::ServerUnaryReactor* OnboardingServiceImpl::ListOnboardings(
     q.page_token = request->page_token();
     GF_ASSIGN_OR_RETURN(OnboardingPage page, engine_->List(q));
     for (const Onboarding& o : page.onboardings) ToProto(o, response->add_onboardings());
+    response->set_next_page_token(page.next_page_token);
+    return absl::OkStatus();
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* OnboardingServiceImpl::ListCloudCalls(
+    grpc::CallbackServerContext* context, const v1::ListCloudCallsRequest* request,
+    v1::ListCloudCallsResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  RunAndFinish(pool_, reactor, [this, request, response]() -> absl::Status {
+    if (request->page_size() < 0) {
+      return absl::InvalidArgumentError("page_size: must not be negative");
+    }
+    CloudCallQuery q;
+    constexpr absl::string_view kTenants = "tenants/";
+    if (absl::StartsWith(request->parent(), kTenants) &&
+        request->parent().size() > kTenants.size()) {
+      q.tenant = request->parent().substr(kTenants.size());
+    } else if (absl::StartsWith(request->parent(), "onboardings/")) {
+      GF_ASSIGN_OR_RETURN(q.onboarding_id, ParseOnboardingName(request->parent(), "parent"));
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("parent: expected onboardings/{onboarding} or tenants/{tenant}, got \"",
+                       request->parent(), "\""));
+    }
+    q.page_size = request->page_size() == 0 ? kDefaultCloudCallPageSize
+                                            : std::min(request->page_size(), kMaxPageSize);
+    q.page_token = request->page_token();
+    GF_ASSIGN_OR_RETURN(CloudCallPage page, engine_->ListCloudCalls(q));
+    for (const CloudCall& c : page.calls) ToProto(c, response->add_cloud_calls());
     response->set_next_page_token(page.next_page_token);
     return absl::OkStatus();
   });

@@ -20,6 +20,9 @@ class OnboardingServiceImpl final : public v1::OnboardingService::CallbackServic
   grpc::ServerUnaryReactor* GetOnboarding(grpc::CallbackServerContext* context,
                                           const v1::GetOnboardingRequest* request,
                                           v1::Onboarding* response) override;
+  grpc::ServerUnaryReactor* ListCloudCalls(grpc::CallbackServerContext* context,
+                                           const v1::ListCloudCallsRequest* request,
+                                           v1::ListCloudCallsResponse* response) override;
   grpc::ServerUnaryReactor* ListOnboardings(grpc::CallbackServerContext* context,
                                             const v1::ListOnboardingsRequest* request,
                                             v1::ListOnboardingsResponse* response) override;

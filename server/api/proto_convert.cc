@@ -168,6 +168,26 @@ void ToProto(const OnboardingEvent& in, v1::OnboardingEvent* out) {
   out->set_message(in.message);
 }
 
+void ToProto(const CloudCall& in, v1::CloudCall* out) {
+  out->set_onboarding(absl::StrCat("onboardings/", in.onboarding_id));
+  out->set_tenant(in.tenant);
+  if (std::optional<StepKind> step = StepFromName(in.step); step.has_value()) {
+    out->set_step(ToProto(*step));
+  }
+  out->set_plugin(in.plugin);
+  out->set_actor(in.actor);
+  SetTime(in.time, out->mutable_time());
+  const int64_t micros = absl::ToInt64Microseconds(in.duration);
+  out->mutable_duration()->set_seconds(micros / 1'000'000);
+  out->mutable_duration()->set_nanos(static_cast<int32_t>(micros % 1'000'000) * 1000);
+  out->set_method(in.method);
+  out->set_url(in.url);
+  out->set_service(in.service);
+  out->set_http_status(in.status);
+  out->set_transport_error(in.transport_error);
+  out->set_request_id(in.request_id);
+}
+
 Guest FromProto(const v1::Guest& in) {
   Guest g;
   g.email = in.email();

@@ -6,12 +6,15 @@
 #include "absl/status/statusor.h"
 #include "guestflow/v1/admin_service.pb.h"
 #include "guestflow/v1/onboarding.pb.h"
+#include "guestflow/v1/onboarding_service.pb.h"
+#include "server/model/cloud_call.h"
 #include "server/model/onboarding.h"
 
 namespace guestflow {
 
 void ToProto(const Onboarding& in, v1::Onboarding* out);
 void ToProto(const OnboardingEvent& in, v1::OnboardingEvent* out);
+void ToProto(const CloudCall& in, v1::CloudCall* out);
 v1::OnboardingState ToProto(OnboardingState state);
 v1::StepKind ToProto(StepKind kind);
 std::optional<OnboardingState> FromProto(v1::OnboardingState state);

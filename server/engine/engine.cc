@@ -178,6 +178,12 @@ absl::StatusOr<OnboardingPage> Engine::List(const ListOnboardingsQuery& query) {
   return store_->ListOnboardings(query);
 }
 
+absl::StatusOr<CloudCallPage> Engine::ListCloudCalls(const CloudCallQuery& query) {
+  if (!query.onboarding_id.empty())
+    GF_RETURN_IF_ERROR(store_->GetOnboarding(query.onboarding_id).status());
+  return store_->ListCloudCalls(query);
+}
+
 template <typename Command>
 absl::StatusOr<Onboarding> Engine::Apply(absl::string_view id, Command command) {
   // A running step may store its outcome between our read and our write;

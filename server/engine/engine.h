@@ -56,6 +56,9 @@ class Engine {
 
   absl::StatusOr<Onboarding> Get(absl::string_view id);
   absl::StatusOr<OnboardingPage> List(const ListOnboardingsQuery& query);
+  // The audit trail (Store::ListCloudCalls); NOT_FOUND for an unknown
+  // onboarding_id.
+  absl::StatusOr<CloudCallPage> ListCloudCalls(const CloudCallQuery& query);
   // FAILED_PRECONDITION when already finished.
   absl::StatusOr<Onboarding> Cancel(absl::string_view id);
   // FAILED_PRECONDITION unless FAILED or CANCELLED.

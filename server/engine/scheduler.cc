@@ -178,7 +178,18 @@ absl::Status Scheduler::RunStepOf(Onboarding o) {
   LogInfo("step started", Context(o, CurrentStep(o)));
 
   // 2. Run it. This may take seconds; nothing is locked meanwhile.
-  const StepOutcome outcome = runner_->Run(o, kind);
+  StepOutcome outcome = runner_->Run(o, kind);
+
+  // The audit trail of what the step sent, whatever happens to its outcome
+  // next: those calls took place.
+  if (!outcome.cloud_calls.empty()) {
+    for (CloudCall& c : outcome.cloud_calls) c.actor = options_.owner;
+    if (absl::Status audited = store_->AppendCloudCalls(outcome.cloud_calls); !audited.ok()) {
+      LogError(absl::StrCat("cannot store ", outcome.cloud_calls.size(),
+                            " cloud call(s) in the audit trail: ", audited.ToString()),
+               Context(o, CurrentStep(o)));
+    }
+  }
 
   // 3. Store the outcome and give the lease back, in one write. If the record
   //    changed meanwhile (cancelled), keep the outputs the step produced, which

@@ -6,10 +6,12 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "server/model/cloud_call.h"
 #include "server/model/onboarding.h"
 
 namespace guestflow {
@@ -28,6 +30,7 @@ struct StepOutcome {
   std::optional<absl::Duration> retry_after;   // asked for by the plugin
   std::map<std::string, std::string> outputs;  // set during the call
   std::string plugin;                          // the plugin that ran it
+  std::vector<CloudCall> cloud_calls;          // side effects sent, for the audit trail
 };
 
 class StepRunner {

@@ -96,6 +96,40 @@ int32_t AnswerThrottled(gf_call* call, const RateLimiter::Permit& permit,
   return 0;
 }
 
+// The audit trail's record of `request` if it has a side effect (any
+// method but GET and HEAD): `response` when an answer came, else `error`.
+void RecordCloudCall(gf_call& call, const HttpRequest& request, absl::Time sent,
+                     const HttpResponse* response, absl::string_view error)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(call.mu) {
+  if (absl::EqualsIgnoreCase(request.method, "GET") ||
+      absl::EqualsIgnoreCase(request.method, "HEAD")) {
+    return;
+  }
+  CloudCall c;
+  c.onboarding_id = call.onboarding_id;
+  c.tenant = call.tenant;
+  c.step = call.step;
+  c.plugin = call.plugin;
+  c.time = sent;
+  c.duration = (call.clock != nullptr ? call.clock->Now() : absl::Now()) - sent;
+  c.method = absl::AsciiStrToUpper(request.method);
+  c.url = request.url.substr(0, request.url.find('?'));
+  c.service = request.service;
+  if (response != nullptr) {
+    c.status = response->status;
+    // Graph answers request-id; Dataverse x-ms-service-request-id.
+    for (const char* name :
+         {"request-id", "x-ms-service-request-id", "x-ms-request-id", "client-request-id"}) {
+      for (const HttpHeader& h : response->headers) {
+        if (c.request_id.empty() && absl::EqualsIgnoreCase(h.name, name)) c.request_id = h.value;
+      }
+    }
+  } else {
+    c.transport_error = RedactSecrets(error, call.secrets);
+  }
+  call.cloud_calls.push_back(std::move(c));
+}
+
 int32_t HostHttp(gf_call* call, const gf_http_request* request,
                  gf_http_response* response) noexcept {
   // Without a usable response struct or call there is nowhere to say why.
@@ -142,6 +176,7 @@ int32_t HostHttp(gf_call* call, const gf_http_request* request,
     permit = call->limiter->Acquire(*call->tenant_config, http);
     if (!permit.granted()) return AnswerThrottled(call, permit, response);
   }
+  const absl::Time sent = call->clock != nullptr ? call->clock->Now() : absl::Now();
   absl::StatusOr<HttpResponse> result = call->http->Send(http);
   if (!result.ok()) {
     permit.Release();
@@ -149,12 +184,14 @@ int32_t HostHttp(gf_call* call, const gf_http_request* request,
       return malformed(result.status().message());
     }
     absl::MutexLock lock(&call->mu);
+    RecordCloudCall(*call, http, sent, nullptr, result.status().message());
     call->last_answer_throttled = false;
     response->transport_error = call->Keep(std::string(result.status().message()));
     return 0;
   }
   permit.Finish(*result);
   absl::MutexLock lock(&call->mu);
+  RecordCloudCall(*call, http, sent, &*result, "");
   call->last_answer_throttled = result->status == 429;
   response->status = result->status;
   response->body = call->Keep(std::move(result->body));

@@ -19,6 +19,7 @@
 #include "server/http/http_client.h"
 #include "server/http/rate_limiter.h"
 #include "server/http/token_provider.h"
+#include "server/model/cloud_call.h"
 
 namespace guestflow {
 
@@ -91,6 +92,9 @@ struct gf_call {
   // after it count, so that a broken service ends in failure.)
   bool last_answer_throttled ABSL_GUARDED_BY(mu) = false;
   std::vector<guestflow::PluginCheck> checks ABSL_GUARDED_BY(mu);
+  // The calls with a side effect in the cloud (every method but GET and
+  // HEAD) sent during this call, for the audit trail.
+  std::vector<guestflow::CloudCall> cloud_calls ABSL_GUARDED_BY(mu);
 
   // Copies `s` into the arena and returns a view of the copy.
   gf_str Keep(std::string s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {

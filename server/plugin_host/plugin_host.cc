@@ -229,11 +229,13 @@ StepOutcome PluginHost::Run(const Onboarding& onboarding, StepKind step) {
     }
   }
   std::map<std::string, std::string> primary_outputs;
+  std::vector<CloudCall> primary_calls;
   if (primary_failure.empty()) {
     StepOutcome outcome = RunOn(primary, *tenant, onboarding, step, input);
     if (outcome.kind != StepOutcome::Kind::kFailed) return outcome;
     primary_failure = absl::StrCat(outcome.plugin, ": ", outcome.error);
     primary_outputs = std::move(outcome.outputs);
+    primary_calls = std::move(outcome.cloud_calls);
     LogWarn(absl::StrCat("notifier ", outcome.plugin, " failed for onboarding ", onboarding.id,
                          "; trying the fallback notifier ", fallback->library().name()),
             outcome.error);
@@ -242,6 +244,8 @@ StepOutcome PluginHost::Run(const Onboarding& onboarding, StepKind step) {
   StepOutcome outcome = RunOn(*fallback, *tenant, onboarding, step, input);
   for (auto& [key, value] : primary_outputs) outcome.outputs.emplace(key, std::move(value));
   outcome.outputs[kNotifierFailedOutput] = primary_failure;
+  outcome.cloud_calls.insert(outcome.cloud_calls.begin(), primary_calls.begin(),
+                             primary_calls.end());
   if (outcome.kind == StepOutcome::Kind::kFailed || outcome.kind == StepOutcome::Kind::kRetry) {
     outcome.error = absl::StrCat("fallback notifier ", outcome.plugin, ": ", outcome.error,
                                  " (after notifier ", primary_failure, ")");
@@ -279,6 +283,7 @@ StepOutcome PluginHost::RunOn(const PluginInstance& instance, const Tenant& tena
   outcome.plugin = plugin;
   outcome.outputs = std::move(call.outputs);
   outcome.retry_after = call.retry_after;
+  outcome.cloud_calls = std::move(call.cloud_calls);
   const std::string error = RedactSecrets(call.error, call.secrets);
   switch (result) {
     case GF_STEP_SUCCEEDED:

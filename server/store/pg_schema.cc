@@ -102,6 +102,27 @@ CREATE INDEX onboardings_due_by_age ON onboardings (create_time, id)
   WHERE due_time IS NOT NULL;
 )sql";
 
+constexpr char kCloudCalls[] = R"sql(
+CREATE TABLE cloud_calls (
+  sequence        BIGSERIAL NOT NULL PRIMARY KEY,
+  onboarding_id   TEXT    NOT NULL,
+  tenant          TEXT    NOT NULL,
+  step            TEXT    NOT NULL DEFAULT '',
+  plugin          TEXT    NOT NULL DEFAULT '',
+  actor           TEXT    NOT NULL DEFAULT '',
+  time            BIGINT  NOT NULL,
+  duration_us     BIGINT  NOT NULL DEFAULT 0,
+  method          TEXT    NOT NULL,
+  url             TEXT    NOT NULL,
+  service         TEXT    NOT NULL DEFAULT '',
+  status          INTEGER NOT NULL DEFAULT 0,
+  transport_error TEXT    NOT NULL DEFAULT '',
+  request_id      TEXT    NOT NULL DEFAULT ''
+);
+CREATE INDEX cloud_calls_by_onboarding ON cloud_calls (onboarding_id, sequence);
+CREATE INDEX cloud_calls_by_tenant ON cloud_calls (tenant, sequence);
+)sql";
+
 // One key for every guestflow database: migrations of one database never run
 // side by side (those of two databases on one server wait for each other, a
 // few milliseconds once).
@@ -130,6 +151,7 @@ const std::vector<PgMigration>& PgMigrations() {
       {2, "indexes for listing and the scheduler", kAccessPathIndexes},
       {3, "batches and batch_items tables", kBatchTables},
       {4, "index of unfinished onboardings by age, for leasing", kLeaseByAge},
+      {5, "cloud_calls table: the audit trail", kCloudCalls},
   };
   return *kMigrations;
 }

@@ -390,6 +390,58 @@ absl::StatusOr<std::optional<absl::Time>> PgStore::NextDueTime() {
   return next;
 }
 
+absl::Status PgStore::AppendCloudCalls(const std::vector<CloudCall>& calls) {
+  if (calls.empty()) return absl::OkStatus();
+  return pool_->InTransaction([&](PgSession& s) -> absl::Status {
+    for (const CloudCall& c : calls) {
+      GF_RETURN_IF_ERROR(
+          s.Exec("INSERT INTO cloud_calls (onboarding_id, tenant, step, plugin, actor, time, "
+                 "duration_us, method, url, service, status, transport_error, request_id) "
+                 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                 PgParams()
+                     .Text(c.onboarding_id)
+                     .Text(c.tenant)
+                     .Text(c.step)
+                     .Text(c.plugin)
+                     .Text(c.actor)
+                     .Time(c.time)
+                     .Int(absl::ToInt64Microseconds(c.duration))
+                     .Text(c.method)
+                     .Text(c.url)
+                     .Text(c.service)
+                     .Int(c.status)
+                     .Text(c.transport_error)
+                     .Text(c.request_id))
+              .status());
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<CloudCallPage> PgStore::ListCloudCalls(const CloudCallQuery& query) {
+  GF_ASSIGN_OR_RETURN(int64_t after, CloudCallPageStart(query));
+  const bool by_onboarding = !query.onboarding_id.empty();
+  CloudCallPage page;
+  GF_RETURN_IF_ERROR(pool_->InTransaction([&](PgSession& s) -> absl::Status {
+    page = CloudCallPage();
+    GF_ASSIGN_OR_RETURN(
+        PgResult r, s.Exec(absl::StrCat("SELECT ", kCloudCallColumns, " FROM cloud_calls WHERE ",
+                                        by_onboarding ? "onboarding_id" : "tenant",
+                                        " = $1 AND sequence > $2 ORDER BY sequence LIMIT $3"),
+                           PgParams()
+                               .Text(by_onboarding ? query.onboarding_id : query.tenant)
+                               .Int(after)
+                               .Int(static_cast<int64_t>(query.page_size) + 1)));
+    for (int i = 0; i < r.rows(); ++i) page.calls.push_back(CloudCallFromRow(r.Row(i)));
+    return absl::OkStatus();
+  }));
+  if (page.calls.size() > static_cast<size_t>(query.page_size)) {
+    page.calls.pop_back();
+    page.next_page_token = absl::StrCat(page.calls.back().sequence);
+  }
+  return page;
+}
+
 absl::StatusOr<std::vector<OnboardingEvent>> PgStore::ListEvents(absl::string_view id,
                                                                  int64_t after_sequence,
                                                                  int limit) {

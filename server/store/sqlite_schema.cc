@@ -132,6 +132,29 @@ CREATE INDEX onboardings_due_by_age ON onboardings (create_time, id)
   WHERE due_time IS NOT NULL;
 )sql";
 
+// The audit trail: every call with a side effect in the cloud, in the order
+// stored; read by onboarding or by tenant, oldest first.
+constexpr char kCloudCalls[] = R"sql(
+CREATE TABLE cloud_calls (
+  sequence        INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+  onboarding_id   TEXT    NOT NULL,
+  tenant          TEXT    NOT NULL,
+  step            TEXT    NOT NULL DEFAULT '',
+  plugin          TEXT    NOT NULL DEFAULT '',
+  actor           TEXT    NOT NULL DEFAULT '',
+  time            INTEGER NOT NULL,
+  duration_us     INTEGER NOT NULL DEFAULT 0,
+  method          TEXT    NOT NULL,
+  url             TEXT    NOT NULL,
+  service         TEXT    NOT NULL DEFAULT '',
+  status          INTEGER NOT NULL DEFAULT 0,
+  transport_error TEXT    NOT NULL DEFAULT '',
+  request_id      TEXT    NOT NULL DEFAULT ''
+) STRICT;
+CREATE INDEX cloud_calls_by_onboarding ON cloud_calls (onboarding_id, sequence);
+CREATE INDEX cloud_calls_by_tenant ON cloud_calls (tenant, sequence);
+)sql";
+
 absl::Status ExecError(sqlite3* db, int rc, absl::string_view what) {
   std::string message = absl::StrCat(what, ": ", sqlite3_errmsg(db));
   int primary = rc & 0xff;
@@ -180,6 +203,7 @@ const std::vector<SqliteMigration>& SqliteMigrations() {
       {2, "indexes for listing and the scheduler", kAccessPathIndexes},
       {3, "batches and batch_items tables", kBatchTables},
       {4, "index of unfinished onboardings by age, for leasing", kLeaseByAge},
+      {5, "cloud_calls table: the audit trail", kCloudCalls},
   };
   return *kMigrations;
 }

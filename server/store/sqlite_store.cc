@@ -414,6 +414,59 @@ class SqliteStore::Impl {
     return events;
   }
 
+  absl::Status AppendCloudCalls(const std::vector<CloudCall>& calls)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (calls.empty()) return absl::OkStatus();
+    return InTransaction(TxnKind::kWrite, [&]() -> absl::Status {
+      for (const CloudCall& c : calls) {
+        GF_ASSIGN_OR_RETURN(
+            Stmt insert,
+            Prepare("INSERT INTO cloud_calls (onboarding_id, tenant, step, plugin, actor, time, "
+                    "duration_us, method, url, service, status, transport_error, request_id) "
+                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"));
+        insert.BindText(1, c.onboarding_id)
+            .BindText(2, c.tenant)
+            .BindText(3, c.step)
+            .BindText(4, c.plugin)
+            .BindText(5, c.actor)
+            .BindTime(6, c.time)
+            .BindInt(7, absl::ToInt64Microseconds(c.duration))
+            .BindText(8, c.method)
+            .BindText(9, c.url)
+            .BindText(10, c.service)
+            .BindInt(11, c.status)
+            .BindText(12, c.transport_error)
+            .BindText(13, c.request_id);
+        GF_RETURN_IF_ERROR(insert.Run());
+      }
+      return absl::OkStatus();
+    });
+  }
+
+  absl::StatusOr<CloudCallPage> ListCloudCalls(const CloudCallQuery& query)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    GF_ASSIGN_OR_RETURN(int64_t after, CloudCallPageStart(query));
+    const bool by_onboarding = !query.onboarding_id.empty();
+    GF_ASSIGN_OR_RETURN(
+        Stmt select, Prepare(absl::StrCat("SELECT ", kCloudCallColumns, " FROM cloud_calls WHERE ",
+                                          by_onboarding ? "onboarding_id" : "tenant",
+                                          " = ?1 AND sequence > ?2 ORDER BY sequence LIMIT ?3")));
+    select.BindText(1, by_onboarding ? query.onboarding_id : query.tenant)
+        .BindInt(2, after)
+        .BindInt(3, static_cast<int64_t>(query.page_size) + 1);
+    CloudCallPage page;
+    while (true) {
+      GF_ASSIGN_OR_RETURN(bool row, select.Step());
+      if (!row) break;
+      page.calls.push_back(CloudCallFromRow(select));
+    }
+    if (page.calls.size() > static_cast<size_t>(query.page_size)) {
+      page.calls.pop_back();
+      page.next_page_token = absl::StrCat(page.calls.back().sequence);
+    }
+    return page;
+  }
+
   std::vector<std::string> PreparedSql() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     return db_->PreparedSql();
   }
@@ -587,6 +640,16 @@ absl::StatusOr<std::vector<OnboardingEvent>> SqliteStore::ListEvents(absl::strin
                                                                      int limit) {
   absl::MutexLock lock(&impl_->mu);
   return impl_->ListEvents(id, after_sequence, limit);
+}
+
+absl::Status SqliteStore::AppendCloudCalls(const std::vector<CloudCall>& calls) {
+  absl::MutexLock lock(&impl_->mu);
+  return impl_->AppendCloudCalls(calls);
+}
+
+absl::StatusOr<CloudCallPage> SqliteStore::ListCloudCalls(const CloudCallQuery& query) {
+  absl::MutexLock lock(&impl_->mu);
+  return impl_->ListCloudCalls(query);
 }
 
 std::vector<std::string> SqliteStore::PreparedSqlForTesting() const {

@@ -72,6 +72,8 @@ class SqliteStore : public Store {
   [[nodiscard]] absl::StatusOr<bool> RenewLease(absl::string_view id, absl::string_view owner,
                                                 absl::Time until) override;
   [[nodiscard]] absl::StatusOr<std::optional<absl::Time>> NextDueTime() override;
+  [[nodiscard]] absl::Status AppendCloudCalls(const std::vector<CloudCall>& calls) override;
+  [[nodiscard]] absl::StatusOr<CloudCallPage> ListCloudCalls(const CloudCallQuery& query) override;
   [[nodiscard]] absl::StatusOr<std::vector<OnboardingEvent>> ListEvents(absl::string_view id,
                                                                         int64_t after_sequence,
                                                                         int limit) override;

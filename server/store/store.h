@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "server/model/cloud_call.h"
 #include "server/model/onboarding.h"
 
 namespace guestflow {
@@ -43,6 +44,19 @@ struct OnboardingPage {
 struct CreateResult {
   Onboarding onboarding;  // as stored (new, or the existing one)
   bool created = false;   // false: (tenant, request_id) already existed
+};
+
+// The audit trail of one onboarding or one tenant, oldest first.
+struct CloudCallQuery {
+  std::string onboarding_id;  // one of the two; onboarding_id wins
+  std::string tenant;
+  int page_size = 100;  // > 0
+  std::string page_token;
+};
+
+struct CloudCallPage {
+  std::vector<CloudCall> calls;  // by sequence
+  std::string next_page_token;   // empty on the last page
 };
 
 class Store {
@@ -106,6 +120,16 @@ class Store {
   // The earliest due_time of an onboarding that is not leased (or whose lease
   // expires sooner: then the expiry), or nullopt when nothing is due ever.
   [[nodiscard]] virtual absl::StatusOr<std::optional<absl::Time>> NextDueTime() = 0;
+
+  // Appends `calls` to the audit trail, each with a new sequence number (the
+  // callers' are ignored). Never changes a stored call.
+  [[nodiscard]] virtual absl::Status AppendCloudCalls(const std::vector<CloudCall>& calls) = 0;
+
+  // A page of the audit trail of query.onboarding_id, or else of
+  // query.tenant. INVALID_ARGUMENT without either, for a bad page token or a
+  // page_size <= 0. An onboarding or tenant without calls gives an empty page.
+  [[nodiscard]] virtual absl::StatusOr<CloudCallPage> ListCloudCalls(
+      const CloudCallQuery& query) = 0;
 
   // Events of `id` with sequence > after_sequence, oldest first, at most
   // `limit`. NOT_FOUND for an unknown id.

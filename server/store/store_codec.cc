@@ -153,6 +153,18 @@ absl::StatusOr<PageKey> DecodePageToken(const std::string& token) {
   return key;
 }
 
+absl::StatusOr<int64_t> CloudCallPageStart(const CloudCallQuery& query) {
+  if (query.onboarding_id.empty() && query.tenant.empty()) {
+    return absl::InvalidArgumentError("name an onboarding or a tenant");
+  }
+  if (query.page_size <= 0) return absl::InvalidArgumentError("page_size must be positive");
+  int64_t after = 0;
+  if (!query.page_token.empty() && (!absl::SimpleAtoi(query.page_token, &after) || after < 0)) {
+    return absl::InvalidArgumentError("invalid page_token");
+  }
+  return after;
+}
+
 absl::Status OnboardingNotFound(absl::string_view id) {
   return absl::NotFoundError(absl::StrCat("onboarding ", id, " not found"));
 }

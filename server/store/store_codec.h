@@ -20,7 +20,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "server/model/cloud_call.h"
 #include "server/model/onboarding.h"
+#include "server/store/store.h"
 
 namespace guestflow {
 
@@ -115,6 +117,36 @@ absl::StatusOr<Step> StepFromRow(const Row& row, absl::string_view onboarding_id
   step.outputs = *std::move(outputs);
   return step;
 }
+
+// The audit trail's columns, in the order CloudCallFromRow reads them.
+inline constexpr char kCloudCallColumns[] =
+    "sequence, onboarding_id, tenant, step, plugin, actor, time, duration_us, method, url, "
+    "service, status, transport_error, request_id";
+
+template <typename Row>
+CloudCall CloudCallFromRow(const Row& row) {
+  CloudCall c;
+  c.sequence = row.Int(0);
+  c.onboarding_id = row.Text(1);
+  c.tenant = row.Text(2);
+  c.step = row.Text(3);
+  c.plugin = row.Text(4);
+  c.actor = row.Text(5);
+  c.time = row.Time(6);
+  c.duration = absl::Microseconds(row.Int(7));
+  c.method = row.Text(8);
+  c.url = row.Text(9);
+  c.service = row.Text(10);
+  c.status = static_cast<int>(row.Int(11));
+  c.transport_error = row.Text(12);
+  c.request_id = row.Text(13);
+  return c;
+}
+
+// Checks `query` and gives the sequence its page starts after (0 for the
+// first page): INVALID_ARGUMENT for no onboarding_id nor tenant, a page_size
+// <= 0 or a page token that is not one.
+absl::StatusOr<int64_t> CloudCallPageStart(const CloudCallQuery& query);
 
 // "onboarding <id> not found" (NOT_FOUND).
 absl::Status OnboardingNotFound(absl::string_view id);

@@ -1,8 +1,12 @@
 // End to end against the cloud emulator: a real guestflowd process with the
 // Microsoft plugins, a real guestflow-emulator process, over gRPC and HTTP.
 #include <filesystem>
+#include <map>
+#include <set>
+#include <string>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
@@ -126,6 +130,75 @@ TEST_F(CloudE2eTest, AGuestIsInvitedProfiledLicensedGivenTwoRolesAndNotifiedOnce
   EXPECT_EQ(Sum(after["license_assignments"]), 1) << after.dump();
   EXPECT_EQ(Sum(after["role_associations"]), 2) << after.dump();
   EXPECT_EQ(Sum(after["group_member_adds"]), 1) << after.dump();
+}
+
+// The audit trail through the API is exactly the emulator's record of the
+// writes it answered: same requests (by the cloud's request id), methods,
+// paths and statuses; every step with a write is there; reads are not.
+TEST_F(CloudE2eTest, TheAuditTrailListsEveryWriteTheCloudAnsweredWithItsRequestId) {
+  const v1::Onboarding started = Start("contoso", "grace@fabrikam.com", {"Salesperson"}, "");
+  ASSERT_EQ(WaitForEnd(started.name()).state(), v1::ONBOARDING_STATE_SUCCEEDED) << server_->log();
+
+  v1::ListCloudCallsRequest r;
+  r.set_parent(started.name());
+  r.set_page_size(3);  // several pages
+  std::vector<v1::CloudCall> calls;
+  do {
+    v1::ListCloudCallsResponse page;
+    const grpc::Status s = onboarding_->ListCloudCalls(Ctx().get(), r, &page);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_LE(page.cloud_calls_size(), 3);
+    calls.insert(calls.end(), page.cloud_calls().begin(), page.cloud_calls().end());
+    r.set_page_token(page.next_page_token());
+  } while (!r.page_token().empty());
+
+  // The emulator's writes (not the token endpoint, not its control routes).
+  httplib::Client client(emulator_->url());
+  auto res = client.Get("/_emulator/journal");
+  ASSERT_TRUE(res && res->status == 200);
+  std::map<std::string, nlohmann::json> writes;  // by request id
+  for (const nlohmann::json& e : nlohmann::json::parse(res->body)) {
+    const std::string service = e["service"];
+    if (e["method"] == "GET" || service == "token" || service == "control") continue;
+    writes[e["request_id"].get<std::string>()] = e;
+  }
+  ASSERT_FALSE(writes.empty());
+  EXPECT_EQ(calls.size(), writes.size());
+  std::set<v1::StepKind> steps;
+  for (const v1::CloudCall& c : calls) {
+    SCOPED_TRACE(c.DebugString());
+    ASSERT_EQ(writes.count(c.request_id()), 1u) << "not a write the cloud answered";
+    const nlohmann::json& w = writes[c.request_id()];
+    EXPECT_EQ(c.method(), w["method"].get<std::string>());
+    EXPECT_EQ(c.http_status(), w["status"].get<int>());
+    const std::string path = w["path"].get<std::string>();
+    EXPECT_TRUE(absl::EndsWith(c.url(), path.substr(0, path.find('?'))));
+    EXPECT_EQ(c.onboarding(), started.name());
+    EXPECT_EQ(c.tenant(), "contoso");
+    EXPECT_TRUE(absl::StartsWith(c.actor(), "guestflowd-")) << c.actor();
+    EXPECT_FALSE(c.plugin().empty());
+    EXPECT_TRUE(c.transport_error().empty());
+    EXPECT_TRUE(c.has_time());
+    steps.insert(c.step());
+  }
+  EXPECT_TRUE(steps.count(v1::STEP_KIND_INVITE));
+  EXPECT_TRUE(steps.count(v1::STEP_KIND_LICENSE));
+  EXPECT_TRUE(steps.count(v1::STEP_KIND_ROLE));
+
+  // By tenant: the same calls. Bad parents are refused.
+  v1::ListCloudCallsRequest by_tenant;
+  by_tenant.set_parent("tenants/contoso");
+  v1::ListCloudCallsResponse tenant_page;
+  ASSERT_TRUE(onboarding_->ListCloudCalls(Ctx().get(), by_tenant, &tenant_page).ok());
+  EXPECT_EQ(static_cast<size_t>(tenant_page.cloud_calls_size()), calls.size());
+  v1::ListCloudCallsRequest unknown;
+  unknown.set_parent("onboardings/no-such-onboarding");
+  v1::ListCloudCallsResponse ignored;
+  EXPECT_EQ(onboarding_->ListCloudCalls(Ctx().get(), unknown, &ignored).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  unknown.set_parent("contoso");
+  EXPECT_EQ(onboarding_->ListCloudCalls(Ctx().get(), unknown, &ignored).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 TEST_F(CloudE2eTest, NoFreeSeatsFailsAtTheLicenseStepWithTheCounts) {

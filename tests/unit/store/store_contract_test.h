@@ -899,4 +899,104 @@ TEST_P(StoreContractTest, ReopenedStoreHasTheHalfFinishedOnboarding) {
   EXPECT_EQ(events[0].sequence, 4);
 }
 
+// ---- audit trail ----------------------------------------------------------------
+
+inline CloudCall NewCloudCall(absl::string_view onboarding, absl::string_view tenant,
+                              absl::string_view method, int status) {
+  CloudCall c;
+  c.onboarding_id = std::string(onboarding);
+  c.tenant = std::string(tenant);
+  c.step = "invite";
+  c.plugin = "azure_ad_invite";
+  c.actor = "guestflowd-host-42-0000beef";
+  c.time = absl::FromUnixMicros(1'700'000'000'123'456);
+  c.duration = absl::Microseconds(15'250);
+  c.method = std::string(method);
+  c.url = "https://graph.microsoft.com/v1.0/invitations";
+  c.service = "graph";
+  c.status = status;
+  c.request_id = absl::StrCat("req-", onboarding, "-", method, "-", status);
+  return c;
+}
+
+TEST_P(StoreContractTest, CloudCallsKeepEveryFieldInOrderByOnboardingAndTenant) {
+  CloudCall failed = NewCloudCall("ob-1", "contoso", "PATCH", 0);
+  failed.transport_error = "connection reset by peer";
+  failed.request_id.clear();
+  GF_ASSERT_OK(store_->AppendCloudCalls({NewCloudCall("ob-1", "contoso", "POST", 201),
+                                         NewCloudCall("ob-2", "fabrikam", "POST", 201)}));
+  GF_ASSERT_OK(store_->AppendCloudCalls({failed, NewCloudCall("ob-1", "contoso", "PUT", 204)}));
+  GF_ASSERT_OK(store_->AppendCloudCalls({}));
+
+  CloudCallQuery by_onboarding;
+  by_onboarding.onboarding_id = "ob-1";
+  GF_ASSERT_OK_AND_ASSIGN(CloudCallPage page, store_->ListCloudCalls(by_onboarding));
+  ASSERT_EQ(page.calls.size(), 3u);
+  EXPECT_TRUE(page.next_page_token.empty());
+  EXPECT_EQ(page.calls[0].method, "POST");
+  EXPECT_EQ(page.calls[1].method, "PATCH");
+  EXPECT_EQ(page.calls[2].method, "PUT");
+  EXPECT_LT(page.calls[0].sequence, page.calls[1].sequence);
+  EXPECT_LT(page.calls[1].sequence, page.calls[2].sequence);
+  const CloudCall& first = page.calls[0];
+  const CloudCall want = NewCloudCall("ob-1", "contoso", "POST", 201);
+  EXPECT_EQ(first.onboarding_id, want.onboarding_id);
+  EXPECT_EQ(first.tenant, want.tenant);
+  EXPECT_EQ(first.step, want.step);
+  EXPECT_EQ(first.plugin, want.plugin);
+  EXPECT_EQ(first.actor, want.actor);
+  EXPECT_EQ(first.time, want.time);
+  EXPECT_EQ(first.duration, want.duration);
+  EXPECT_EQ(first.url, want.url);
+  EXPECT_EQ(first.service, want.service);
+  EXPECT_EQ(first.status, 201);
+  EXPECT_EQ(first.request_id, want.request_id);
+  EXPECT_EQ(page.calls[1].status, 0);
+  EXPECT_EQ(page.calls[1].transport_error, "connection reset by peer");
+
+  CloudCallQuery by_tenant;
+  by_tenant.tenant = "fabrikam";
+  GF_ASSERT_OK_AND_ASSIGN(CloudCallPage fabrikam, store_->ListCloudCalls(by_tenant));
+  ASSERT_EQ(fabrikam.calls.size(), 1u);
+  EXPECT_EQ(fabrikam.calls[0].onboarding_id, "ob-2");
+
+  CloudCallQuery nobody;
+  nobody.tenant = "northwind";
+  GF_ASSERT_OK_AND_ASSIGN(CloudCallPage none, store_->ListCloudCalls(nobody));
+  EXPECT_TRUE(none.calls.empty());
+}
+
+TEST_P(StoreContractTest, CloudCallsPageWithoutGapsAndRefuseBadQueries) {
+  std::vector<CloudCall> calls;
+  for (int i = 0; i < 11; ++i) calls.push_back(NewCloudCall("ob-1", "contoso", "POST", 200 + i));
+  GF_ASSERT_OK(store_->AppendCloudCalls(calls));
+  CloudCallQuery query;
+  query.tenant = "contoso";
+  query.page_size = 4;
+  std::vector<int> statuses;
+  int pages = 0;
+  do {
+    GF_ASSERT_OK_AND_ASSIGN(CloudCallPage page, store_->ListCloudCalls(query));
+    EXPECT_LE(page.calls.size(), 4u);
+    for (const CloudCall& c : page.calls) statuses.push_back(c.status);
+    query.page_token = page.next_page_token;
+    ++pages;
+  } while (!query.page_token.empty());
+  EXPECT_EQ(pages, 3);
+  std::vector<int> want;
+  for (int i = 0; i < 11; ++i) want.push_back(200 + i);
+  EXPECT_EQ(statuses, want);
+
+  CloudCallQuery empty;
+  EXPECT_EQ(store_->ListCloudCalls(empty).status().code(), absl::StatusCode::kInvalidArgument);
+  CloudCallQuery bad_token;
+  bad_token.tenant = "contoso";
+  bad_token.page_token = "not-a-token";
+  EXPECT_EQ(store_->ListCloudCalls(bad_token).status().code(), absl::StatusCode::kInvalidArgument);
+  CloudCallQuery bad_size;
+  bad_size.tenant = "contoso";
+  bad_size.page_size = 0;
+  EXPECT_EQ(store_->ListCloudCalls(bad_size).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace guestflow::testing
