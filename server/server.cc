@@ -26,6 +26,7 @@
 #include "server/http/oauth2_token_provider.h"
 #include "server/http/rate_limiter.h"
 #include "server/store/pg_batch_store.h"
+#include "server/store/pg_change_listener.h"
 #include "server/store/pg_connection.h"
 #include "server/store/pg_store.h"
 #include "server/store/sqlite_batch_store.h"
@@ -97,6 +98,19 @@ absl::StatusOr<std::unique_ptr<GuestflowServer>> GuestflowServer::Create(
   s->engine_ = std::make_unique<Engine>(s->store_.get(), s->live_.get(), s->live_.get(), s->clock_,
                                         s->feed_.get(), s->scheduler_.get());
   s->engine_->SetMaxUnfinished(s->live_->config()->engine.max_unfinished);
+  if (!s->pg_dsn_.empty()) {
+    // What other replicas change reaches this one's watchers and scheduler.
+    GuestflowServer* self = s.get();
+    GF_ASSIGN_OR_RETURN(s->listener_,
+                        PgChangeListener::Start(s->pg_dsn_, [self](const PgChange& change) {
+                          if (change.origin == self->lease_owner_) return;  // published already
+                          self->feed_->Publish(change.id);
+                          if (!change.batch_id.empty()) {
+                            self->feed_->Publish(BatchFeedKey(change.batch_id));
+                          }
+                          self->scheduler_->Wake();
+                        }));
+  }
   s->api_pool_ = std::make_unique<WorkerPool>("api", kApiThreads, kApiQueue);
   s->onboarding_service_ =
       std::make_unique<OnboardingServiceImpl>(s->engine_.get(), s->api_pool_.get());
@@ -135,12 +149,13 @@ absl::Status GuestflowServer::OpenStores(const StoreConfig& config) {
                                                            "): ", pool.status().message()));
   }
   std::shared_ptr<PgPool> shared(*std::move(pool));
-  GF_ASSIGN_OR_RETURN(store_, PgStore::Open(shared));
-  GF_ASSIGN_OR_RETURN(batch_store_, PgBatchStore::Open(shared));
   char host[256] = {};
   if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
   lease_owner_ = absl::StrCat("guestflowd-", host, "-", getpid(), "-",
                               absl::Hex(absl::Uniform<uint32_t>(absl::BitGen()), absl::kZeroPad8));
+  GF_ASSIGN_OR_RETURN(store_, PgStore::Open(shared, lease_owner_));
+  GF_ASSIGN_OR_RETURN(batch_store_, PgBatchStore::Open(shared));
+  pg_dsn_ = dsn;
   return absl::OkStatus();
 }
 

@@ -24,6 +24,8 @@
 
 namespace guestflow {
 
+class PgChangeListener;
+
 struct ServerOptions {
   std::string config_path;
   std::string listen_override;  // replaces server.listen when set
@@ -64,6 +66,7 @@ class GuestflowServer : public AdminBackend {
   absl::Status OpenStores(const StoreConfig& config);
 
   std::string lease_owner_;  // this process's name on the leases it takes
+  std::string pg_dsn_;       // set with a PostgreSQL store
   std::unique_ptr<Store> store_;
   std::unique_ptr<BatchStore> batch_store_;
   std::unique_ptr<HttpClient> http_;
@@ -80,6 +83,8 @@ class GuestflowServer : public AdminBackend {
   int port_ = 0;
   bool shut_down_ = false;
   absl::Mutex reload_mu_;  // one reload at a time
+  // Last: it calls into feed_ and scheduler_, so it goes first.
+  std::unique_ptr<PgChangeListener> listener_;
 };
 
 }  // namespace guestflow

@@ -10,7 +10,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListTenants(grpc::CallbackServerCont
                                                         const v1::ListTenantsRequest* request,
                                                         v1::ListTenantsResponse* response) {
   auto* reactor = context->DefaultReactor();
-  RunAndFinish(pool_, reactor, [this, response]() -> absl::Status {
+  RunAndFinish(pool_, context, reactor, [this, response]() -> absl::Status {
     for (const TenantConfig& t : backend_->Tenants()) {
       v1::Tenant* out = response->add_tenants();
       out->set_id(t.id);
@@ -34,7 +34,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListPlugins(grpc::CallbackServerCont
                                                         const v1::ListPluginsRequest* request,
                                                         v1::ListPluginsResponse* response) {
   auto* reactor = context->DefaultReactor();
-  RunAndFinish(pool_, reactor, [this, response]() -> absl::Status {
+  RunAndFinish(pool_, context, reactor, [this, response]() -> absl::Status {
     for (const PluginSummary& p : backend_->Plugins()) {
       v1::Plugin* out = response->add_plugins();
       out->set_name(p.name);
@@ -53,7 +53,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::CheckTenant(grpc::CallbackServerCont
                                                         const v1::CheckTenantRequest* request,
                                                         v1::CheckTenantResponse* response) {
   auto* reactor = context->DefaultReactor();
-  RunAndFinish(pool_, reactor, [this, request, response]() -> absl::Status {
+  RunAndFinish(pool_, context, reactor, [this, request, response]() -> absl::Status {
     if (request->tenant().empty()) return absl::InvalidArgumentError("tenant: required");
     GF_ASSIGN_OR_RETURN(std::vector<TenantCheckResult> checks,
                         backend_->CheckTenant(request->tenant()));
@@ -75,7 +75,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ReloadConfig(grpc::CallbackServerCon
                                                          const v1::ReloadConfigRequest* request,
                                                          v1::ReloadConfigResponse* response) {
   auto* reactor = context->DefaultReactor();
-  RunAndFinish(pool_, reactor, [this, response]() -> absl::Status {
+  RunAndFinish(pool_, context, reactor, [this, response]() -> absl::Status {
     GF_ASSIGN_OR_RETURN(ReloadSummary summary, backend_->Reload());
     for (const std::string& t : summary.tenants) response->add_tenants(t);
     for (const std::string& p : summary.plugins) response->add_plugins(p);

@@ -290,7 +290,7 @@ grpc::ServerUnaryReactor* BatchServiceImpl::GetBatch(grpc::CallbackServerContext
                                                      const v1::GetBatchRequest* request,
                                                      v1::Batch* response) {
   auto* reactor = context->DefaultReactor();
-  RunAndFinish(pool_, reactor, [this, request, response]() -> absl::Status {
+  RunAndFinish(pool_, context, reactor, [this, request, response]() -> absl::Status {
     GF_ASSIGN_OR_RETURN(std::string id, ParseBatchName(request->name(), "name"));
     return FillBatch(batches_, clock_, id, response);
   });
@@ -310,7 +310,7 @@ grpc::ServerUnaryReactor* BatchServiceImpl::ListBatchItems(grpc::CallbackServerC
                                                            const v1::ListBatchItemsRequest* request,
                                                            v1::ListBatchItemsResponse* response) {
   auto* reactor = context->DefaultReactor();
-  RunAndFinish(pool_, reactor, [this, request, response]() -> absl::Status {
+  RunAndFinish(pool_, context, reactor, [this, request, response]() -> absl::Status {
     GF_ASSIGN_OR_RETURN(std::string id, ParseBatchName(request->parent(), "parent"));
     BatchItemQuery query;
     query.batch_id = id;

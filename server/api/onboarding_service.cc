@@ -187,7 +187,7 @@ grpc::ServerUnaryReactor* OnboardingServiceImpl::StartOnboarding(
     grpc::CallbackServerContext* context, const v1::StartOnboardingRequest* request,
     v1::Onboarding* response) {
   auto* reactor = context->DefaultReactor();
-  RunAndFinish(pool_, reactor, [this, request, response]() -> absl::Status {
+  RunAndFinish(pool_, context, reactor, [this, request, response]() -> absl::Status {
     StartRequest r;
     r.tenant = request->tenant();
     r.guest = FromProto(request->guest());
@@ -207,7 +207,7 @@ grpc::ServerUnaryReactor* OnboardingServiceImpl::GetOnboarding(
     grpc::CallbackServerContext* context, const v1::GetOnboardingRequest* request,
     v1::Onboarding* response) {
   auto* reactor = context->DefaultReactor();
-  RunAndFinish(pool_, reactor, [this, request, response]() -> absl::Status {
+  RunAndFinish(pool_, context, reactor, [this, request, response]() -> absl::Status {
     GF_ASSIGN_OR_RETURN(std::string id, ParseOnboardingName(request->name(), "name"));
     GF_ASSIGN_OR_RETURN(Onboarding o, engine_->Get(id));
     ToProto(o, response);
@@ -220,7 +220,7 @@ grpc::ServerUnaryReactor* OnboardingServiceImpl::ListOnboardings(
     grpc::CallbackServerContext* context, const v1::ListOnboardingsRequest* request,
     v1::ListOnboardingsResponse* response) {
   auto* reactor = context->DefaultReactor();
-  RunAndFinish(pool_, reactor, [this, request, response]() -> absl::Status {
+  RunAndFinish(pool_, context, reactor, [this, request, response]() -> absl::Status {
     if (request->page_size() < 0) {
       return absl::InvalidArgumentError("page_size: must not be negative");
     }
@@ -246,7 +246,7 @@ grpc::ServerUnaryReactor* OnboardingServiceImpl::ListCloudCalls(
     grpc::CallbackServerContext* context, const v1::ListCloudCallsRequest* request,
     v1::ListCloudCallsResponse* response) {
   auto* reactor = context->DefaultReactor();
-  RunAndFinish(pool_, reactor, [this, request, response]() -> absl::Status {
+  RunAndFinish(pool_, context, reactor, [this, request, response]() -> absl::Status {
     if (request->page_size() < 0) {
       return absl::InvalidArgumentError("page_size: must not be negative");
     }
@@ -289,7 +289,7 @@ grpc::ServerUnaryReactor* OnboardingServiceImpl::CancelOnboarding(
     grpc::CallbackServerContext* context, const v1::CancelOnboardingRequest* request,
     v1::Onboarding* response) {
   auto* reactor = context->DefaultReactor();
-  RunAndFinish(pool_, reactor, [this, request, response]() -> absl::Status {
+  RunAndFinish(pool_, context, reactor, [this, request, response]() -> absl::Status {
     GF_ASSIGN_OR_RETURN(std::string id, ParseOnboardingName(request->name(), "name"));
     GF_ASSIGN_OR_RETURN(Onboarding o, engine_->Cancel(id));
     ToProto(o, response);
@@ -302,7 +302,7 @@ grpc::ServerUnaryReactor* OnboardingServiceImpl::RetryOnboarding(
     grpc::CallbackServerContext* context, const v1::RetryOnboardingRequest* request,
     v1::Onboarding* response) {
   auto* reactor = context->DefaultReactor();
-  RunAndFinish(pool_, reactor, [this, request, response]() -> absl::Status {
+  RunAndFinish(pool_, context, reactor, [this, request, response]() -> absl::Status {
     GF_ASSIGN_OR_RETURN(std::string id, ParseOnboardingName(request->name(), "name"));
     GF_ASSIGN_OR_RETURN(Onboarding o, engine_->Retry(id));
     ToProto(o, response);

@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "server/common/status_macros.h"
+#include "server/store/pg_change_listener.h"
 #include "server/store/pg_schema.h"
 #include "server/store/store_codec.h"
 
@@ -144,16 +145,26 @@ absl::Status InsertEvents(PgSession& s, absl::string_view id,
   return absl::OkStatus();
 }
 
+// Tells the other replicas (their PgChangeListener) that `o` changed; sent
+// when the transaction commits, not at all when it rolls back.
+absl::Status Announce(PgSession& s, const Onboarding& o, absl::string_view origin) {
+  return s
+      .Exec("SELECT pg_notify($1, $2)",
+            PgParams().Text(kPgChangeChannel).Text(FormatChange(o.id, o.batch_id, origin)))
+      .status();
+}
+
 bool OldestFirst(const Onboarding& a, const Onboarding& b) {
   return std::tie(a.create_time, a.id) < std::tie(b.create_time, b.id);
 }
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<PgStore>> PgStore::Open(std::shared_ptr<PgPool> pool) {
+absl::StatusOr<std::unique_ptr<PgStore>> PgStore::Open(std::shared_ptr<PgPool> pool,
+                                                       std::string origin) {
   if (pool == nullptr) return absl::InvalidArgumentError("no PostgreSQL pool");
   GF_RETURN_IF_ERROR(MigratePgSchema(*pool, PgMigrations(), absl::Now()));
-  return std::unique_ptr<PgStore>(new PgStore(std::move(pool)));
+  return std::unique_ptr<PgStore>(new PgStore(std::move(pool), std::move(origin)));
 }
 
 absl::StatusOr<CreateResult> PgStore::CreateOnboarding(const Onboarding& o,
@@ -187,6 +198,7 @@ absl::StatusOr<CreateResult> PgStore::CreateOnboarding(const Onboarding& o,
     }
     GF_RETURN_IF_ERROR(InsertSteps(s, o.id, o.steps));
     GF_RETURN_IF_ERROR(InsertEvents(s, o.id, {first_event}, 1));
+    GF_RETURN_IF_ERROR(Announce(s, o, origin_));
     GF_ASSIGN_OR_RETURN(result.onboarding, Get(s, o.id));
     result.created = true;
     return absl::OkStatus();
@@ -288,6 +300,7 @@ absl::StatusOr<Onboarding> PgStore::DoUpdateOnboarding(const Onboarding& o,
                  PgParams().Text(o.id)));
       GF_RETURN_IF_ERROR(InsertEvents(s, o.id, events, max.Int(0, 0) + 1));
     }
+    GF_RETURN_IF_ERROR(Announce(s, o, origin_));
     GF_ASSIGN_OR_RETURN(stored, Get(s, o.id));
     return absl::OkStatus();
   }));

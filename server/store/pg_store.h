@@ -18,6 +18,9 @@
 //   of two racing creates with one request_id, the second waits for the
 //   first's commit and finds its row.
 //
+// - Announcements: every create and update also sends pg_notify on
+//   kPgChangeChannel at commit (server/store/pg_change_listener.h).
+//
 // Storage and error codes as SqliteStore's (server/store/sqlite_store.h),
 // plus the pool's (pg_connection.h): UNAVAILABLE when the server cannot be
 // reached, DEADLINE_EXCEEDED past the statement timeout.
@@ -37,7 +40,11 @@ namespace guestflow {
 
 class PgStore : public Store {
  public:
-  [[nodiscard]] static absl::StatusOr<std::unique_ptr<PgStore>> Open(std::shared_ptr<PgPool> pool);
+  // `origin` names this process in the change announcements every create and
+  // update makes (pg_change_listener.h), so that its listener can tell its
+  // own changes from other replicas'.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<PgStore>> Open(std::shared_ptr<PgPool> pool,
+                                                                     std::string origin = "");
 
   [[nodiscard]] absl::StatusOr<CreateResult> CreateOnboarding(
       const Onboarding& onboarding, const OnboardingEvent& first_event) override;
@@ -68,9 +75,11 @@ class PgStore : public Store {
       absl::string_view release_lease_of) override;
 
  private:
-  explicit PgStore(std::shared_ptr<PgPool> pool) : pool_(std::move(pool)) {}
+  PgStore(std::shared_ptr<PgPool> pool, std::string origin)
+      : pool_(std::move(pool)), origin_(std::move(origin)) {}
 
   std::shared_ptr<PgPool> pool_;
+  const std::string origin_;
 };
 
 }  // namespace guestflow

@@ -5,12 +5,16 @@
 #include "server/store/pg_store.h"
 
 #include <latch>
+#include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/store/pg_batch_store.h"
+#include "server/store/pg_change_listener.h"
 #include "server/store/pg_schema.h"
 #include "tests/unit/store/batch_store_contract_test.h"
 #include "tests/unit/store/pg_test_util.h"
@@ -80,6 +84,91 @@ TEST_F(PgStoreTest, ReplicasStartingTogetherMigrateOnceAndAllOpen) {
     return absl::OkStatus();
   }));
   EXPECT_EQ(rows, static_cast<int64_t>(PgMigrations().size()));
+}
+
+// A database a previous build left (every migration but the last) is brought
+// up to date at open and keeps its rows, which then carry on.
+TEST_F(PgStoreTest, ADatabaseOfThePreviousVersionIsUpgradedAndKeepsItsRows) {
+  GF_ASSERT_OK_AND_ASSIGN(std::shared_ptr<PgPool> pool, ScratchPool(scratch_dir_, 1));
+  std::vector<PgMigration> previous = PgMigrations();
+  previous.pop_back();
+  GF_ASSERT_OK(MigratePgSchema(*pool, previous, absl::Now()));
+  GF_ASSERT_OK(pool->InTransaction([](PgSession& s) {
+    return s.ExecScript(
+        "INSERT INTO onboardings (id, tenant, request_id, state, version, guest_email, options, "
+        "create_time, update_time, due_time) VALUES ('ob-old', 'contoso', 'req-1', 'WAITING', 3, "
+        "'ada@example.com', '{\"roles\":[\"Salesperson\"]}', 1000, 2000, 3000);"
+        "INSERT INTO steps (onboarding_id, position, kind, state, attempts, outputs) VALUES "
+        "('ob-old', 0, 'invite', 'SUCCEEDED', 1, '{\"user_id\":\"u1\"}'), "
+        "('ob-old', 1, 'profile', 'WAITING', 2, '{}');"
+        "INSERT INTO events (onboarding_id, sequence, time, type, message) VALUES "
+        "('ob-old', 1, 1000, 'created', ''), ('ob-old', 2, 1500, 'step_succeeded', 'ok');",
+        "rows of the previous version");
+  }));
+  GF_ASSERT_OK_AND_ASSIGN(std::unique_ptr<PgStore> store, PgStore::Open(pool));
+  GF_ASSERT_OK_AND_ASSIGN(int version, PgSchemaVersion(*pool));
+  EXPECT_EQ(version, static_cast<int>(PgMigrations().size()));
+  GF_ASSERT_OK_AND_ASSIGN(Onboarding old, store->GetOnboarding("ob-old"));
+  EXPECT_EQ(old.version, 3);
+  EXPECT_EQ(old.state, OnboardingState::kWaiting);
+  EXPECT_THAT(old.options.roles, ::testing::ElementsAre("Salesperson"));
+  ASSERT_EQ(old.steps.size(), 2u);
+  EXPECT_EQ(old.steps[0].outputs.at("user_id"), "u1");
+  GF_ASSERT_OK_AND_ASSIGN(std::vector<Onboarding> leased,
+                          store->LeaseDue("w", absl::FromUnixMicros(5000), absl::Minutes(1), 10));
+  ASSERT_EQ(leased.size(), 1u);
+  GF_ASSERT_OK_AND_ASSIGN(Onboarding updated,
+                          store->UpdateOnboarding(old, {NewEvent("resumed")}, "w"));
+  EXPECT_EQ(updated.version, 4);
+  GF_ASSERT_OK_AND_ASSIGN(std::vector<OnboardingEvent> events, store->ListEvents("ob-old", 0, 10));
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[2].sequence, 3);
+}
+
+// Another replica's listener hears every committed create and update, with
+// the batch and the origin; a write that is refused announces nothing.
+TEST_F(PgStoreTest, CommittedWritesAreAnnouncedToListenersAndRefusedOnesAreNot) {
+  GF_ASSERT_OK_AND_ASSIGN(std::string dsn, ScratchSchemaDsn(scratch_dir_));
+  GF_ASSERT_OK_AND_ASSIGN(std::shared_ptr<PgPool> pool, ScratchPool(scratch_dir_));
+  GF_ASSERT_OK_AND_ASSIGN(std::unique_ptr<PgStore> store, PgStore::Open(pool, "replica-a"));
+  absl::Mutex mu;
+  std::vector<PgChange> heard;
+  GF_ASSERT_OK_AND_ASSIGN(std::unique_ptr<PgChangeListener> listener,
+                          PgChangeListener::Start(dsn, [&](const PgChange& change) {
+                            absl::MutexLock lock(&mu);
+                            heard.push_back(change);
+                          }));
+  Onboarding o = NewOnboarding("ob-1", "contoso");
+  o.batch_id = "batch-7";
+  GF_ASSERT_OK_AND_ASSIGN(CreateResult created, store->CreateOnboarding(o, NewEvent("created")));
+  GF_ASSERT_OK_AND_ASSIGN(Onboarding updated,
+                          store->UpdateOnboarding(created.onboarding, {NewEvent("changed")}));
+  // Stale: refused, rolled back, not announced.
+  EXPECT_EQ(store->UpdateOnboarding(created.onboarding, {}).status().code(),
+            absl::StatusCode::kAborted);
+  auto two_heard = [&] { return heard.size() >= 2; };
+  absl::MutexLock lock(&mu);
+  ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(&two_heard), absl::Seconds(10)));
+  mu.AwaitWithTimeout(absl::Condition(
+                          +[](std::vector<PgChange>* h) { return h->size() > 2; }, &heard),
+                      absl::Milliseconds(300));
+  ASSERT_EQ(heard.size(), 2u);
+  for (const PgChange& change : heard) {
+    EXPECT_EQ(change.id, "ob-1");
+    EXPECT_EQ(change.batch_id, "batch-7");
+    EXPECT_EQ(change.origin, "replica-a");
+  }
+}
+
+TEST(PgChangeTest, APayloadRoundTripsWithEmptyParts) {
+  const PgChange full = ParseChange(FormatChange("ob-1", "b-2", "guestflowd-h-1-00ff"));
+  EXPECT_EQ(full.id, "ob-1");
+  EXPECT_EQ(full.batch_id, "b-2");
+  EXPECT_EQ(full.origin, "guestflowd-h-1-00ff");
+  const PgChange bare = ParseChange(FormatChange("ob-1", "", ""));
+  EXPECT_EQ(bare.id, "ob-1");
+  EXPECT_EQ(bare.batch_id, "");
+  EXPECT_EQ(bare.origin, "");
 }
 
 TEST_F(PgStoreTest, ADatabaseNewerThanTheBuildIsRefusedByName) {
