@@ -33,6 +33,7 @@ constexpr char kMainFooter[] = R"(Examples:
   guestflow tenants
   guestflow plugins --json
   guestflow doctor contoso
+  guestflow calls 7f3c2a                    (or: guestflow calls tenants/contoso)
 
 Environment:
   GUESTFLOW_SERVER  the default of --server (127.0.0.1:50051 when unset)
@@ -52,15 +53,20 @@ per line (streams print one line per message). Times are UTC, ISO 8601.)";
 
 // CLI11 validators that also rewrite the value, so the structs hold the
 // canonical form and the commands never parse text again.
-CLI::Validator ResourceName(const std::string& collection) {
+CLI::Validator Normalized(std::function<absl::StatusOr<std::string>(absl::string_view)> normalize) {
   return CLI::Validator(
-      [collection](std::string& value) -> std::string {
-        absl::StatusOr<std::string> name = NormalizeResourceName(collection, value);
+      [normalize = std::move(normalize)](std::string& value) -> std::string {
+        absl::StatusOr<std::string> name = normalize(value);
         if (!name.ok()) return std::string(name.status().message());
         value = *std::move(name);
         return "";
       },
       "");
+}
+
+CLI::Validator ResourceName(const std::string& collection) {
+  return Normalized(
+      [collection](absl::string_view text) { return NormalizeResourceName(collection, text); });
 }
 
 CLI::Validator StateWord() {
@@ -362,6 +368,23 @@ ParseOutcome ParseCommandLine(int argc, const char* const* argv, std::ostream& o
       ->type_name("TENANT")
       ->required()
       ->check(NotBlank());
+
+  // calls
+  CLI::App* calls =
+      AddVerb(app, "calls", "List the calls with side effects sent to the cloud, oldest first",
+              "Examples:\n  guestflow calls 7f3c2a\n  guestflow calls tenants/contoso --json\n\n"
+              "The audit trail of an onboarding or of a whole tenant: every call with a side\n"
+              "effect that a step sent (reads are not kept), with its HTTP status (or the\n"
+              "transport error when no answer came) and the cloud's request id to quote to\n"
+              "Microsoft support. A tenant's calls also name their onboarding. Every page is\n"
+              "fetched; --json prints one ListCloudCallsResponse holding them all.\n\n"
+              "Exit code: 0, even when there are no calls; 1 on an RPC error (NOT_FOUND for\n"
+              "an unknown onboarding); 64 for a PARENT of another form.");
+  verbs.emplace_back(calls, Verb::kCalls);
+  calls->add_option("parent", line.parent, "onboardings/ID, ID or tenants/TENANT")
+      ->type_name("PARENT")
+      ->required()
+      ->transform(Normalized(NormalizeCloudCallParent));
 
   try {
     app.parse(argc, argv);

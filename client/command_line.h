@@ -24,6 +24,7 @@ enum class Verb {
   kTenants,
   kPlugins,
   kDoctor,
+  kCalls,
 };
 
 struct GlobalOptions {
@@ -98,6 +99,8 @@ struct CommandLine {
   std::string name;
   // `doctor`.
   std::string tenant;
+  // `calls`: normalized `onboardings/x` or `tenants/x`.
+  std::string parent;
 };
 
 struct ParseOutcome {

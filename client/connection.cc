@@ -17,8 +17,8 @@ std::string RetryServiceConfigJson() {
   const auto add = [&names](const char* service, const char* method) {
     names.push_back({{"service", absl::StrCat("guestflow.v1.", service)}, {"method", method}});
   };
-  for (const char* method :
-       {"StartOnboarding", "GetOnboarding", "ListOnboardings", "WatchOnboarding"}) {
+  for (const char* method : {"StartOnboarding", "GetOnboarding", "ListOnboardings",
+                             "WatchOnboarding", "ListCloudCalls"}) {
     add("OnboardingService", method);
   }
   for (const char* method : {"GetBatch", "WatchBatch", "ListBatchItems"}) {

@@ -51,6 +51,8 @@ int Dispatch(const CommandLine& line) {
       return RunPlugins(ctx);
     case Verb::kDoctor:
       return RunDoctor(ctx, line.tenant);
+    case Verb::kCalls:
+      return RunCalls(ctx, line.parent);
   }
   return kExitUsage;
 }

@@ -58,6 +58,15 @@ absl::StatusOr<std::string> NormalizeBatchName(absl::string_view text) {
   return NormalizeResourceName("batches", text);
 }
 
+absl::StatusOr<std::string> NormalizeCloudCallParent(absl::string_view text) {
+  const absl::string_view name = absl::StripAsciiWhitespace(text);
+  const absl::string_view collection = name.substr(0, name.find('/'));
+  if (collection == "tenants") return NormalizeResourceName("tenants", name);
+  if (collection == name || collection == "onboardings") return NormalizeOnboardingName(name);
+  return absl::InvalidArgumentError(
+      absl::StrCat("'", name, "' is not of the form onboardings/ID, tenants/TENANT or just ID"));
+}
+
 absl::StatusOr<v1::OnboardingState> ParseOnboardingState(absl::string_view text) {
   std::string word =
       absl::StrReplaceAll(absl::AsciiStrToUpper(absl::StripAsciiWhitespace(text)), {{"-", "_"}});

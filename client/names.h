@@ -23,6 +23,11 @@ absl::StatusOr<std::string> NormalizeOnboardingName(absl::string_view text);
 // NormalizeResourceName("batches", text).
 absl::StatusOr<std::string> NormalizeBatchName(absl::string_view text);
 
+// The parent of ListCloudCalls: `tenants/x` stays a tenant; `onboardings/x`
+// and a bare `x` become `onboardings/x`. INVALID_ARGUMENT as for
+// NormalizeResourceName, and for any other collection.
+absl::StatusOr<std::string> NormalizeCloudCallParent(absl::string_view text);
+
 // Accepts `failed`, `FAILED`, `Failed` or `ONBOARDING_STATE_FAILED` (any
 // case, `-` for `_`). INVALID_ARGUMENT, listing the valid words, for anything
 // else, UNSPECIFIED included.

@@ -1,10 +1,12 @@
 #include "client/onboarding_commands.h"
 
 #include <algorithm>
+#include <optional>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "client/duration_text.h"
 #include "client/exit_codes.h"
@@ -28,6 +30,33 @@ int PrintOnboardingSummary(const CommandContext& ctx, const v1::Onboarding& onbo
 int ExitCodeOfFinalState(v1::OnboardingState state) {
   if (state == v1::ONBOARDING_STATE_SUCCEEDED) return kExitOk;
   return kExitNotSucceeded;
+}
+
+// Sends `request` through `stub`'s `rpc` into `merged`, and with `all` again
+// with each next_page_token until the last page. `merged` ends with the last
+// page's next_page_token. Returns the exit code when a call failed (already
+// reported).
+template <typename Stub, typename Request, typename Response>
+std::optional<int> FetchPages(const CommandContext& ctx, Stub& stub,
+                              grpc::Status (Stub::*rpc)(grpc::ClientContext*, const Request&,
+                                                        Response*),
+                              Request request, bool all, Response& merged) {
+  while (true) {
+    grpc::ClientContext context;
+    SetDeadline(context, ctx.unary_timeout);
+    Response page;
+    const grpc::Status status = (stub.*rpc)(&context, request, &page);
+    if (!status.ok()) return ReportRpcError(ctx, status, ctx.unary_timeout);
+    merged.MergeFrom(page);
+    merged.set_next_page_token(page.next_page_token());
+    if (!all || page.next_page_token().empty()) return std::nullopt;
+    // A server that hands back the token it was given would loop forever.
+    if (page.next_page_token() == request.page_token()) {
+      *ctx.err << "error: the server returned the same page token twice; stopping" << std::endl;
+      return kExitError;
+    }
+    request.set_page_token(page.next_page_token());
+  }
 }
 
 }  // namespace
@@ -83,23 +112,9 @@ int RunList(const CommandContext& ctx, const ListArgs& args) {
   request.set_page_token(args.page_token);
 
   v1::ListOnboardingsResponse merged;
-  while (true) {
-    grpc::ClientContext context;
-    SetDeadline(context, ctx.unary_timeout);
-    v1::ListOnboardingsResponse page;
-    const grpc::Status status = stub->ListOnboardings(&context, request, &page);
-    if (!status.ok()) return ReportRpcError(ctx, status, ctx.unary_timeout);
-    for (v1::Onboarding& onboarding : *page.mutable_onboardings()) {
-      *merged.add_onboardings() = std::move(onboarding);
-    }
-    merged.set_next_page_token(page.next_page_token());
-    if (!args.all || page.next_page_token().empty()) break;
-    // A server that hands back the token it was given would loop forever.
-    if (page.next_page_token() == request.page_token()) {
-      *ctx.err << "error: the server returned the same page token twice; stopping" << std::endl;
-      return kExitError;
-    }
-    request.set_page_token(page.next_page_token());
+  if (std::optional<int> failed = FetchPages(
+          ctx, *stub, &v1::OnboardingService::Stub::ListOnboardings, request, args.all, merged)) {
+    return *failed;
   }
 
   if (ctx.json) return PrintJson(ctx, merged) ? kExitOk : kExitError;
@@ -202,6 +217,25 @@ int RunCancel(const CommandContext& ctx, const std::string& name) {
   const grpc::Status status = stub->CancelOnboarding(&context, request, &onboarding);
   if (!status.ok()) return ReportRpcError(ctx, status, ctx.unary_timeout);
   return PrintOnboardingSummary(ctx, onboarding);
+}
+
+int RunCalls(const CommandContext& ctx, const std::string& parent) {
+  auto stub = v1::OnboardingService::NewStub(ctx.channel);
+  v1::ListCloudCallsRequest request;
+  request.set_parent(parent);
+  v1::ListCloudCallsResponse merged;
+  if (std::optional<int> failed =
+          FetchPages(ctx, *stub, &v1::OnboardingService::Stub::ListCloudCalls, request,
+                     /*all=*/true, merged)) {
+    return *failed;
+  }
+
+  if (ctx.json) return PrintJson(ctx, merged) ? kExitOk : kExitError;
+  *ctx.out << RenderCloudCallTable(merged.cloud_calls(),
+                                   /*with_onboarding=*/absl::StartsWith(parent, "tenants/"),
+                                   ctx.terminal)
+           << std::flush;
+  return kExitOk;
 }
 
 }  // namespace guestflow::cli

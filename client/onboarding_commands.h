@@ -1,4 +1,5 @@
-// The verbs on OnboardingService: onboard, get, list, watch, retry, cancel.
+// The verbs on OnboardingService: onboard, get, list, watch, retry, cancel,
+// calls.
 // Each returns the process exit code (client/exit_codes.h) and prints to the
 // context's streams; none throws.
 #pragma once
@@ -34,5 +35,10 @@ int RunWatch(const CommandContext& ctx, const std::string& name, int64_t after_s
 // RetryOnboarding / CancelOnboarding; print the resulting name and state.
 int RunRetry(const CommandContext& ctx, const std::string& name);
 int RunCancel(const CommandContext& ctx, const std::string& name);
+
+// ListCloudCalls of `parent` (`onboardings/x` or `tenants/x`), every page;
+// prints RenderCloudCallTable (with the ONBOARDING column for a tenant), or
+// one ListCloudCallsResponse holding every call as JSON.
+int RunCalls(const CommandContext& ctx, const std::string& parent);
 
 }  // namespace guestflow::cli

@@ -18,6 +18,8 @@ namespace {
 // Room for a LAST-ERROR cell next to the other columns on an 120-column
 // terminal.
 constexpr size_t kLastErrorWidth = 60;
+// Room for a transport error in the STATUS cell of `calls`.
+constexpr size_t kTransportErrorWidth = 32;
 
 std::string GuestText(const v1::Guest& guest) {
   std::string display = guest.display_name();
@@ -38,6 +40,11 @@ std::string GuestText(const v1::Guest& guest) {
 }
 
 std::string OrDash(const std::string& text) { return text.empty() ? "-" : text; }
+
+std::string CloudCallStatusText(const v1::CloudCall& call) {
+  if (call.http_status() != 0) return absl::StrCat(call.http_status());
+  return call.transport_error();
+}
 
 }  // namespace
 
@@ -116,6 +123,30 @@ std::string RenderOnboardingTable(
     table.AddRow({onboarding.name(), onboarding.tenant(), onboarding.guest().email(),
                   OnboardingStateText(onboarding.state()),
                   FormatTimestamp(onboarding.update_time())});
+  }
+  return table.Render();
+}
+
+std::string RenderCloudCallTable(const google::protobuf::RepeatedPtrField<v1::CloudCall>& calls,
+                                 bool with_onboarding, bool terminal) {
+  std::vector<std::string> headers = {"TIME",     "STEP",       "METHOD", "STATUS",
+                                      "DURATION", "REQUEST-ID", "ACTOR",  "URL"};
+  if (with_onboarding) headers.insert(headers.begin() + 1, "ONBOARDING");
+  const size_t status_column =
+      std::find(headers.begin(), headers.end(), "STATUS") - headers.begin();
+  TextTable table(std::move(headers));
+  if (terminal) table.SetMaxWidth(status_column, kTransportErrorWidth);
+  for (const v1::CloudCall& call : calls) {
+    std::vector<std::string> row = {FormatTimestamp(call.time()),
+                                    StepKindText(call.step()),
+                                    call.method(),
+                                    CloudCallStatusText(call),
+                                    FormatDurationText(ToAbslDuration(call.duration())),
+                                    call.request_id(),
+                                    call.actor(),
+                                    call.url()};
+    if (with_onboarding) row.insert(row.begin() + 1, call.onboarding());
+    table.AddRow(std::move(row));
   }
   return table.Render();
 }

@@ -26,6 +26,13 @@ std::string RenderOnboardingDetail(const v1::Onboarding& onboarding, bool termin
 std::string RenderOnboardingTable(
     const google::protobuf::RepeatedPtrField<v1::Onboarding>& onboardings);
 
+// The `calls` table: TIME STEP METHOD STATUS DURATION REQUEST-ID ACTOR URL,
+// with ONBOARDING after TIME when `with_onboarding` (a tenant's calls). STATUS
+// is the HTTP status, or the transport error when no answer came; `terminal`
+// cuts that error to fit a screen (the full text is in --json).
+std::string RenderCloudCallTable(const google::protobuf::RepeatedPtrField<v1::CloudCall>& calls,
+                                 bool with_onboarding, bool terminal);
+
 // One `watch` line, no newline: `<time>  <step>  <type>  <message>` with the
 // step and type padded so that consecutive lines align.
 std::string RenderEventLine(const v1::OnboardingEvent& event);

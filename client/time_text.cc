@@ -10,6 +10,10 @@ absl::Time ToAbslTime(const google::protobuf::Timestamp& timestamp) {
   return absl::FromUnixSeconds(timestamp.seconds()) + absl::Nanoseconds(timestamp.nanos());
 }
 
+absl::Duration ToAbslDuration(const google::protobuf::Duration& duration) {
+  return absl::Seconds(duration.seconds()) + absl::Nanoseconds(duration.nanos());
+}
+
 std::string FormatTimestamp(const google::protobuf::Timestamp& timestamp) {
   if (!IsSet(timestamp)) return "-";
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", ToAbslTime(timestamp), absl::UTCTimeZone());

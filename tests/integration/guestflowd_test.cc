@@ -520,6 +520,19 @@ TEST_F(GuestflowdTest, TheCliOnboardsWatchesListsAndReportsWithExitCodes) {
   EXPECT_THAT(table.output, HasSubstr("SUCCEEDED"));
   EXPECT_THAT(table.output, HasSubstr("fake_notifier"));
 
+  // The fake plugins send nothing through the host, so the audit trail is
+  // empty, but the command pages through it and prints an empty table.
+  auto calls = Cli({"calls", name});
+  EXPECT_EQ(calls.exit_code, 0) << calls.output;
+  EXPECT_EQ(calls.output, "TIME  STEP  METHOD  STATUS  DURATION  REQUEST-ID  ACTOR  URL\n");
+  auto calls_json = Cli({"--json", "calls", "tenants/contoso"});
+  ASSERT_EQ(calls_json.exit_code, 0) << calls_json.output;
+  EXPECT_EQ(nlohmann::json::parse(calls_json.output).at("cloudCalls"), nlohmann::json::array());
+  EXPECT_EQ(Cli({"calls", "onboardings/no-such-id"}).exit_code, 1);
+  auto bad_parent = Cli({"calls", "batches/x"});
+  EXPECT_EQ(bad_parent.exit_code, 64);
+  EXPECT_THAT(bad_parent.output, HasSubstr("onboardings/ID, tenants/TENANT or just ID"));
+
   auto bad = Cli({"onboard", "--tenant", "contoso", "--email", "uk@fabrikam.com", "--first-name",
                   "A", "--last-name", "B", "--usage-location", "UK"});
   EXPECT_EQ(bad.exit_code, 1);

@@ -163,6 +163,21 @@ TEST_F(CommandLineTest, ImportAndDoctor) {
   EXPECT_EQ(doctor.command_line->tenant, "contoso");
 }
 
+TEST_F(CommandLineTest, CallsTakesAnOnboardingOrATenant) {
+  const ParseOutcome bare = Parse({"calls", "abc", "--json"});
+  ASSERT_TRUE(bare.command_line.has_value()) << err_.str();
+  EXPECT_EQ(bare.command_line->verb, Verb::kCalls);
+  EXPECT_EQ(bare.command_line->parent, "onboardings/abc");
+  EXPECT_TRUE(bare.command_line->global.json);
+  EXPECT_EQ(Parse({"calls", "onboardings/abc"}).command_line->parent, "onboardings/abc");
+  EXPECT_EQ(Parse({"calls", "tenants/contoso"}).command_line->parent, "tenants/contoso");
+
+  const ParseOutcome bad = Parse({"calls", "batches/b1"});
+  EXPECT_FALSE(bad.command_line.has_value());
+  EXPECT_EQ(bad.exit_code, kExitUsage);
+  EXPECT_THAT(err_.str(), HasSubstr("onboardings/ID, tenants/TENANT or just ID"));
+}
+
 TEST_F(CommandLineTest, ZeroTimeoutParses) {
   EXPECT_EQ(Parse({"--timeout", "0", "tenants"}).command_line->global.timeout,
             absl::ZeroDuration());
@@ -187,6 +202,10 @@ TEST_F(CommandLineTest, UsageErrorsExit64WithCli11sMessage) {
        "--usage-location", "GB", "--validate-only", "--wait"},
       {"import", "x.csv"},
       {"doctor"},
+      {"calls"},
+      {"calls", "tenants/"},
+      {"calls", "batches/b1"},
+      {"calls", "a", "b"},
   };
   for (const auto& args : bad) {
     const ParseOutcome outcome = Parse(args);
@@ -205,7 +224,7 @@ TEST_F(CommandLineTest, HelpAndVersionExitZeroOnStdout) {
   EXPECT_FALSE(outcome.command_line.has_value());
   EXPECT_EQ(outcome.exit_code, kExitOk);
   for (const char* verb : {"onboard", "get", "list", "watch", "import", "retry", "cancel",
-                           "tenants", "plugins", "doctor"}) {
+                           "tenants", "plugins", "doctor", "calls"}) {
     EXPECT_THAT(out_.str(), HasSubstr(std::string("guestflow ") + verb)) << verb;
   }
   EXPECT_THAT(out_.str(), HasSubstr("Exit codes:"));

@@ -36,6 +36,7 @@ TEST(RetryServiceConfigTest, RetriesIdempotentCallsOnly) {
   const std::set<std::string> methods = RetriedMethods();
   EXPECT_TRUE(methods.count("guestflow.v1.OnboardingService/StartOnboarding"));
   EXPECT_TRUE(methods.count("guestflow.v1.OnboardingService/GetOnboarding"));
+  EXPECT_TRUE(methods.count("guestflow.v1.OnboardingService/ListCloudCalls"));
   EXPECT_TRUE(methods.count("guestflow.v1.AdminService/CheckTenant"));
   // A second Cancel or Retry would answer FAILED_PRECONDITION for the first
   // one's success; an upload is not buffered for replay.

@@ -39,6 +39,7 @@ class FakeOnboardingService final : public v1::OnboardingService::Service {
   UnaryHandler<v1::ListOnboardingsRequest, v1::ListOnboardingsResponse> on_list;
   UnaryHandler<v1::CancelOnboardingRequest, v1::Onboarding> on_cancel;
   UnaryHandler<v1::RetryOnboardingRequest, v1::Onboarding> on_retry;
+  UnaryHandler<v1::ListCloudCallsRequest, v1::ListCloudCallsResponse> on_list_cloud_calls;
   std::function<grpc::Status(grpc::ServerContext*, const v1::WatchOnboardingRequest&,
                              grpc::ServerWriter<v1::WatchOnboardingResponse>*)>
       on_watch;
@@ -50,6 +51,7 @@ class FakeOnboardingService final : public v1::OnboardingService::Service {
   std::vector<v1::WatchOnboardingRequest> watches;
   std::vector<std::string> cancels;
   std::vector<std::string> retries;
+  std::vector<v1::ListCloudCallsRequest> cloud_call_lists;
 
   grpc::Status StartOnboarding(grpc::ServerContext*, const v1::StartOnboardingRequest* request,
                                v1::Onboarding* response) override {
@@ -81,6 +83,11 @@ class FakeOnboardingService final : public v1::OnboardingService::Service {
                                v1::Onboarding* response) override {
     Record(retries, request->name());
     return on_retry ? on_retry(*request, response) : Unimplemented();
+  }
+  grpc::Status ListCloudCalls(grpc::ServerContext*, const v1::ListCloudCallsRequest* request,
+                              v1::ListCloudCallsResponse* response) override {
+    Record(cloud_call_lists, *request);
+    return on_list_cloud_calls ? on_list_cloud_calls(*request, response) : Unimplemented();
   }
 
  private:

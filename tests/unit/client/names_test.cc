@@ -30,6 +30,24 @@ TEST(NormalizeBatchNameTest, PrefixesBatches) {
   EXPECT_FALSE(NormalizeBatchName("onboardings/b1").ok());
 }
 
+TEST(NormalizeCloudCallParentTest, OnboardingsBareIdsAndTenants) {
+  EXPECT_EQ(NormalizeCloudCallParent("7f3c2a").value(), "onboardings/7f3c2a");
+  EXPECT_EQ(NormalizeCloudCallParent("onboardings/7f3c2a").value(), "onboardings/7f3c2a");
+  EXPECT_EQ(NormalizeCloudCallParent(" tenants/contoso\n").value(), "tenants/contoso");
+}
+
+TEST(NormalizeCloudCallParentTest, RefusesOtherCollectionsAndBadIds) {
+  for (const char* text : {"", "tenants/", "onboardings/", "tenants/a b", "tenants/a/b",
+                           "batches/b1", "tenant/contoso", "/x"}) {
+    const absl::StatusOr<std::string> parent = NormalizeCloudCallParent(text);
+    EXPECT_EQ(parent.status().code(), absl::StatusCode::kInvalidArgument) << "'" << text << "'";
+  }
+  EXPECT_EQ(NormalizeCloudCallParent("batches/b1").status().message(),
+            "'batches/b1' is not of the form onboardings/ID, tenants/TENANT or just ID");
+  EXPECT_THAT(NormalizeCloudCallParent("tenants/").status().message(),
+              HasSubstr("empty tenants id"));
+}
+
 TEST(ParseOnboardingStateTest, AcceptsEveryCaseAndTheFullEnumName) {
   for (const char* text : {"failed", "FAILED", "Failed", "ONBOARDING_STATE_FAILED",
                            "onboarding_state_failed", " failed "}) {

@@ -472,6 +472,116 @@ TEST(RunRetryCancelTest, PrintTheResultingState) {
   EXPECT_THAT(server.onboarding.cancels, ElementsAre("onboardings/r"));
 }
 
+v1::CloudCall MakeCloudCall(const std::string& onboarding, const std::string& request_id) {
+  v1::CloudCall call;
+  call.set_onboarding(onboarding);
+  call.set_tenant("contoso");
+  call.set_step(v1::STEP_KIND_INVITE);
+  call.set_actor("gf-1");
+  call.mutable_time()->set_seconds(1795860245);
+  call.set_method("POST");
+  call.set_url("https://graph.microsoft.com/v1.0/invitations");
+  call.set_http_status(201);
+  call.set_request_id(request_id);
+  return call;
+}
+
+// Two pages of one call each: tokens "" -> "c2" -> end.
+void ServeTwoPagesOfCalls(FakeServer& server) {
+  server.onboarding.on_list_cloud_calls = [](const v1::ListCloudCallsRequest& request,
+                                             v1::ListCloudCallsResponse* out) {
+    const bool first = request.page_token().empty();
+    *out->add_cloud_calls() = MakeCloudCall("onboardings/o1", first ? "r-1" : "r-2");
+    out->set_next_page_token(first ? "c2" : "");
+    return grpc::Status::OK;
+  };
+}
+
+TEST(RunCallsTest, FollowsEveryPageIntoOneTable) {
+  FakeServer server;
+  ServeTwoPagesOfCalls(server);
+  ASSERT_NO_FATAL_FAILURE(server.Start());
+
+  ASSERT_EQ(RunCalls(server.ctx, "onboardings/o1"), kExitOk) << server.err.str();
+  std::vector<std::string> tokens;
+  for (const auto& request : server.onboarding.cloud_call_lists) {
+    EXPECT_EQ(request.parent(), "onboardings/o1");
+    tokens.push_back(request.page_token());
+  }
+  EXPECT_THAT(tokens, ElementsAre("", "c2"));
+  EXPECT_EQ(server.out.str(),
+            "TIME                  STEP    METHOD  STATUS  DURATION  REQUEST-ID  ACTOR  URL\n"
+            "2026-11-28T10:04:05Z  invite  POST    201     0ms       r-1         gf-1   "
+            "https://graph.microsoft.com/v1.0/invitations\n"
+            "2026-11-28T10:04:05Z  invite  POST    201     0ms       r-2         gf-1   "
+            "https://graph.microsoft.com/v1.0/invitations\n");
+  EXPECT_THAT(server.err.str(), IsEmpty());
+}
+
+TEST(RunCallsTest, ATenantsCallsNameTheirOnboardingAndJsonIsOneMergedResponse) {
+  FakeServer server;
+  ServeTwoPagesOfCalls(server);
+  ASSERT_NO_FATAL_FAILURE(server.Start());
+
+  ASSERT_EQ(RunCalls(server.ctx, "tenants/contoso"), kExitOk) << server.err.str();
+  EXPECT_EQ(server.onboarding.cloud_call_lists[0].parent(), "tenants/contoso");
+  EXPECT_THAT(Lines(server.out.str())[0], HasSubstr("TIME                  ONBOARDING      STEP"));
+  EXPECT_THAT(Lines(server.out.str())[1], HasSubstr("  onboardings/o1  invite  "));
+
+  server.out.str("");
+  server.ctx.json = true;
+  ASSERT_EQ(RunCalls(server.ctx, "tenants/contoso"), kExitOk);
+  const std::vector<std::string> lines = Lines(server.out.str());
+  ASSERT_EQ(lines.size(), 1u);
+  const nlohmann::json json = nlohmann::json::parse(lines[0]);
+  ASSERT_EQ(json.at("cloudCalls").size(), 2u);
+  EXPECT_EQ(json.at("cloudCalls").at(1).at("requestId"), "r-2");
+  EXPECT_EQ(json.at("cloudCalls").at(1).at("httpStatus"), 201);
+  EXPECT_EQ(json.at("cloudCalls").at(1).at("step"), "STEP_KIND_INVITE");
+  EXPECT_EQ(json.at("nextPageToken"), "");
+}
+
+TEST(RunCallsTest, NoCallsIsTheHeaderAloneOrAnEmptyArray) {
+  FakeServer server;
+  server.onboarding.on_list_cloud_calls = [](const v1::ListCloudCallsRequest&,
+                                             v1::ListCloudCallsResponse*) {
+    return grpc::Status::OK;
+  };
+  ASSERT_NO_FATAL_FAILURE(server.Start());
+
+  ASSERT_EQ(RunCalls(server.ctx, "onboardings/quiet"), kExitOk) << server.err.str();
+  EXPECT_EQ(server.out.str(), "TIME  STEP  METHOD  STATUS  DURATION  REQUEST-ID  ACTOR  URL\n");
+
+  server.out.str("");
+  server.ctx.json = true;
+  ASSERT_EQ(RunCalls(server.ctx, "onboardings/quiet"), kExitOk);
+  const nlohmann::json json = nlohmann::json::parse(server.out.str());
+  EXPECT_EQ(json.at("cloudCalls"), nlohmann::json::array());
+  EXPECT_THAT(server.err.str(), IsEmpty());
+}
+
+TEST(RunCallsTest, RpcErrorsExitOneAndARepeatedPageTokenStops) {
+  FakeServer server;
+  server.onboarding.on_list_cloud_calls = [](const v1::ListCloudCallsRequest& request,
+                                             v1::ListCloudCallsResponse* out) {
+    if (request.parent() == "onboardings/nope") {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND, "onboardings/nope does not exist");
+    }
+    out->set_next_page_token("same");
+    return grpc::Status::OK;
+  };
+  ASSERT_NO_FATAL_FAILURE(server.Start());
+
+  EXPECT_EQ(RunCalls(server.ctx, "onboardings/nope"), kExitError);
+  EXPECT_EQ(server.err.str(), "error: NOT_FOUND: onboardings/nope does not exist\n");
+  EXPECT_THAT(server.out.str(), IsEmpty());
+
+  server.err.str("");
+  EXPECT_EQ(RunCalls(server.ctx, "onboardings/loop"), kExitError);
+  EXPECT_THAT(server.err.str(), HasSubstr("same page token twice"));
+  EXPECT_THAT(server.out.str(), IsEmpty());
+}
+
 // A loopback port with nothing listening: bound, then closed.
 int ClosedPort() {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);

@@ -143,5 +143,70 @@ TEST(RenderEventLineTest, TimeStepTypeMessageAligned) {
             "2026-11-28T10:04:05Z  -        created         line one line two");
 }
 
+// An answered call and one that timed out, 2026-11-28T10:04:05Z and 5 s later.
+const char kCloudCalls[] = R"pb(
+  cloud_calls {
+    onboarding: "onboardings/a1"
+    tenant: "contoso"
+    step: STEP_KIND_INVITE
+    plugin: "azure_ad_invite"
+    actor: "gf-1/4242/ab12"
+    time { seconds: 1795860245 }
+    duration { nanos: 850000000 }
+    method: "POST"
+    url: "https://graph.microsoft.com/v1.0/invitations"
+    service: "graph"
+    http_status: 201
+    request_id: "r-1"
+  }
+  cloud_calls {
+    onboarding: "onboardings/a1"
+    tenant: "contoso"
+    step: STEP_KIND_ROLE
+    plugin: "dataverse_role"
+    actor: "gf-2/77/cd34"
+    time { seconds: 1795860250 }
+    duration { seconds: 30 }
+    method: "POST"
+    url: "https://contoso.crm.dynamics.com/api/data/v9.2/systemusers(u-1)/systemuserroles_association/$ref"
+    service: "dataverse"
+    transport_error: "timeout after 30s:\nno answer from the server"
+  }
+)pb";
+
+v1::ListCloudCallsResponse ParseCloudCalls() {
+  v1::ListCloudCallsResponse response;
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(kCloudCalls, &response));
+  return response;
+}
+
+TEST(RenderCloudCallTableTest, OneRowPerCallWithTheTransportErrorAsStatus) {
+  EXPECT_EQ(RenderCloudCallTable(ParseCloudCalls().cloud_calls(), /*with_onboarding=*/false,
+                                 /*terminal=*/false),
+            "TIME                  STEP    METHOD  STATUS                                        "
+            "DURATION  REQUEST-ID  ACTOR           URL\n"
+            "2026-11-28T10:04:05Z  invite  POST    201                                           "
+            "850ms     r-1         gf-1/4242/ab12  https://graph.microsoft.com/v1.0/invitations\n"
+            "2026-11-28T10:04:10Z  role    POST    timeout after 30s: no answer from the server  "
+            "30s       -           gf-2/77/cd34    "
+            "https://contoso.crm.dynamics.com/api/data/v9.2/systemusers(u-1)/"
+            "systemuserroles_association/$ref\n");
+}
+
+TEST(RenderCloudCallTableTest, ATenantsCallsNameTheirOnboardingAndTerminalsCutTheError) {
+  const std::string text = RenderCloudCallTable(ParseCloudCalls().cloud_calls(),
+                                                /*with_onboarding=*/true, /*terminal=*/true);
+  EXPECT_THAT(text, ::testing::StartsWith("TIME                  ONBOARDING      STEP    METHOD  "
+                                          "STATUS                            DURATION  "));
+  EXPECT_THAT(text, HasSubstr("2026-11-28T10:04:05Z  onboardings/a1  invite  POST    201     "));
+  EXPECT_THAT(text, HasSubstr("  timeout after 30s: no answer fr…  30s  "));
+  EXPECT_THAT(text, HasSubstr("/systemuserroles_association/$ref\n"));  // URLs are never cut
+}
+
+TEST(RenderCloudCallTableTest, NoCallsIsTheHeaderAlone) {
+  EXPECT_EQ(RenderCloudCallTable({}, /*with_onboarding=*/false, /*terminal=*/true),
+            "TIME  STEP  METHOD  STATUS  DURATION  REQUEST-ID  ACTOR  URL\n");
+}
+
 }  // namespace
 }  // namespace guestflow::cli

@@ -28,5 +28,13 @@ TEST(ToAbslTimeTest, KeepsNanoseconds) {
   EXPECT_EQ(ToAbslTime(At(10, 500)), absl::FromUnixSeconds(10) + absl::Nanoseconds(500));
 }
 
+TEST(ToAbslDurationTest, KeepsNanoseconds) {
+  google::protobuf::Duration duration;
+  duration.set_seconds(2);
+  duration.set_nanos(250000000);
+  EXPECT_EQ(ToAbslDuration(duration), absl::Milliseconds(2250));
+  EXPECT_EQ(ToAbslDuration(google::protobuf::Duration()), absl::ZeroDuration());
+}
+
 }  // namespace
 }  // namespace guestflow::cli
