@@ -81,6 +81,7 @@ class CreateBatchReactor : public grpc::ServerReadReactor<v1::CreateBatchRequest
       header.validate_only = h.validate_only();
       header.options = FromProto(h.options());
       header.usage_location = h.usage_location();
+      header.requested_by = context_->peer();
       GF_ASSIGN_OR_RETURN(import_, BatchImport::Begin(engine_, batches_, clock_, header));
       return absl::OkStatus();
     }

@@ -187,8 +187,9 @@ grpc::ServerUnaryReactor* OnboardingServiceImpl::StartOnboarding(
     grpc::CallbackServerContext* context, const v1::StartOnboardingRequest* request,
     v1::Onboarding* response) {
   auto* reactor = context->DefaultReactor();
-  RunAndFinish(pool_, context, reactor, [this, request, response]() -> absl::Status {
+  RunAndFinish(pool_, context, reactor, [this, context, request, response]() -> absl::Status {
     StartRequest r;
+    r.requested_by = context->peer();
     r.tenant = request->tenant();
     r.guest = FromProto(request->guest());
     r.options = FromProto(request->options());

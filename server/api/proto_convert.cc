@@ -157,6 +157,7 @@ void ToProto(const Onboarding& in, v1::Onboarding* out) {
   if (in.update_time != absl::InfinitePast()) SetTime(in.update_time, out->mutable_update_time());
   if (in.finish_time.has_value()) SetTime(*in.finish_time, out->mutable_finish_time());
   out->set_instance_url(in.instance_url);
+  out->set_requested_by(in.requested_by);
   out->set_version(in.version);
 }
 
@@ -186,6 +187,7 @@ void ToProto(const CloudCall& in, v1::CloudCall* out) {
   out->set_http_status(in.status);
   out->set_transport_error(in.transport_error);
   out->set_request_id(in.request_id);
+  out->set_caller(in.caller);
 }
 
 Guest FromProto(const v1::Guest& in) {

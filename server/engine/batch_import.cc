@@ -170,6 +170,7 @@ absl::Status BatchImport::TakeRow(const CsvRecord& record) {
     request.options.invitation_message = std::move(row.invitation_message);
   }
   request.validate_only = header_.validate_only;
+  request.requested_by = header_.requested_by;
   if (!header_.validate_only) {
     request.batch_id = result_.batch.id;
     request.request_id = absl::StrCat("batch/", result_.batch.id, "/line/", record.line);

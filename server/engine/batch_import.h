@@ -42,6 +42,7 @@ struct BatchHeader {
   bool validate_only = false;
   OnboardingOptions options;   // for every row; a row's own columns win
   std::string usage_location;  // of rows without one; "" for none
+  std::string requested_by;    // the caller, for every onboarding it starts
 };
 
 // What an import has done so far.

@@ -149,6 +149,7 @@ absl::StatusOr<CreateResult> Engine::Start(const StartRequest& request) {
   o.request_id = request.request_id;
   o.request_fingerprint = RequestFingerprint(request);
   o.batch_id = request.batch_id;
+  o.requested_by = request.requested_by;
   o.instance_url = tenant.instance_url;
   if (request.validate_only) return CreateResult{std::move(o), false};
 

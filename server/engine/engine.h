@@ -30,6 +30,7 @@ struct StartRequest {
   bool approve_mailbox = false;
   bool enable_server_side_sync = false;
   std::string batch_id;
+  std::string requested_by;  // the caller, as Onboarding::requested_by
 };
 
 // Thread-safe; every method may block on the store, so call it from a worker

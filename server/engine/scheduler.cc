@@ -183,7 +183,10 @@ absl::Status Scheduler::RunStepOf(Onboarding o) {
   // The audit trail of what the step sent, whatever happens to its outcome
   // next: those calls took place.
   if (!outcome.cloud_calls.empty()) {
-    for (CloudCall& c : outcome.cloud_calls) c.actor = options_.owner;
+    for (CloudCall& c : outcome.cloud_calls) {
+      c.actor = options_.owner;
+      c.caller = o.requested_by;
+    }
     if (absl::Status audited = store_->AppendCloudCalls(outcome.cloud_calls); !audited.ok()) {
       LogError(absl::StrCat("cannot store ", outcome.cloud_calls.size(),
                             " cloud call(s) in the audit trail: ", audited.ToString()),

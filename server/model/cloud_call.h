@@ -19,6 +19,7 @@ struct CloudCall {
   std::string step;    // "invite", "license", ...
   std::string plugin;  // the plugin that made the call
   std::string actor;   // the guestflowd replica that ran the step (its lease owner name)
+  std::string caller;  // who asked for the onboarding (Onboarding::requested_by)
   absl::Time time = absl::InfinitePast();  // when the request was sent
   absl::Duration duration = absl::ZeroDuration();
   std::string method;           // "POST", ...

@@ -77,6 +77,9 @@ struct Onboarding {
   // from a different one that reuses the request_id.
   std::string request_fingerprint;
   std::string batch_id;
+  // Who asked for it: the caller's identity as the RPC edge knew it (until
+  // callers authenticate, the gRPC peer address). Kept as created.
+  std::string requested_by;
   std::string error;
   std::string instance_url;
   absl::Time create_time = absl::InfinitePast();

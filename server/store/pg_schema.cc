@@ -123,6 +123,12 @@ CREATE INDEX cloud_calls_by_onboarding ON cloud_calls (onboarding_id, sequence);
 CREATE INDEX cloud_calls_by_tenant ON cloud_calls (tenant, sequence);
 )sql";
 
+// Who asked for an onboarding, and so for each of its cloud calls.
+constexpr char kRequestedBy[] = R"sql(
+ALTER TABLE onboardings ADD COLUMN requested_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE cloud_calls ADD COLUMN caller TEXT NOT NULL DEFAULT '';
+)sql";
+
 // One key for every guestflow database: migrations of one database never run
 // side by side (those of two databases on one server wait for each other, a
 // few milliseconds once).
@@ -152,6 +158,7 @@ const std::vector<PgMigration>& PgMigrations() {
       {3, "batches and batch_items tables", kBatchTables},
       {4, "index of unfinished onboardings by age, for leasing", kLeaseByAge},
       {5, "cloud_calls table: the audit trail", kCloudCalls},
+      {6, "who asked: onboardings.requested_by, cloud_calls.caller", kRequestedBy},
   };
   return *kMigrations;
 }

@@ -23,8 +23,10 @@ constexpr char kSelectIdByRequest[] =
 constexpr char kInsertOnboarding[] =
     "INSERT INTO onboardings (id, tenant, request_id, request_fingerprint, state, version, "
     "guest_email, guest_first_name, guest_last_name, guest_display_name, guest_usage_location, "
-    "options, batch_id, error, instance_url, create_time, update_time, finish_time, due_time) "
-    "VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) "
+    "options, batch_id, error, instance_url, create_time, update_time, finish_time, due_time, "
+    "requested_by) "
+    "VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, "
+    "$19) "
     "ON CONFLICT DO NOTHING RETURNING id";
 
 // $15: the owner whose lease to release, '' for none; $16: the version the
@@ -182,7 +184,8 @@ absl::StatusOr<CreateResult> PgStore::CreateOnboarding(const Onboarding& o,
                                                       .Time(o.create_time)
                                                       .Time(o.update_time)
                                                       .OptTime(o.finish_time)
-                                                      .OptTime(o.due_time)));
+                                                      .OptTime(o.due_time)
+                                                      .Text(o.requested_by)));
     if (inserted.rows() == 0) {
       // A conflict: the request_id (then this is a retry) or the id.
       if (!o.request_id.empty()) {
@@ -409,8 +412,8 @@ absl::Status PgStore::AppendCloudCalls(const std::vector<CloudCall>& calls) {
     for (const CloudCall& c : calls) {
       GF_RETURN_IF_ERROR(
           s.Exec("INSERT INTO cloud_calls (onboarding_id, tenant, step, plugin, actor, time, "
-                 "duration_us, method, url, service, status, transport_error, request_id) "
-                 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                 "duration_us, method, url, service, status, transport_error, request_id, caller) "
+                 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
                  PgParams()
                      .Text(c.onboarding_id)
                      .Text(c.tenant)
@@ -424,7 +427,8 @@ absl::Status PgStore::AppendCloudCalls(const std::vector<CloudCall>& calls) {
                      .Text(c.service)
                      .Int(c.status)
                      .Text(c.transport_error)
-                     .Text(c.request_id))
+                     .Text(c.request_id)
+                     .Text(c.caller))
               .status());
     }
     return absl::OkStatus();

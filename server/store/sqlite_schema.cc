@@ -155,6 +155,12 @@ CREATE INDEX cloud_calls_by_onboarding ON cloud_calls (onboarding_id, sequence);
 CREATE INDEX cloud_calls_by_tenant ON cloud_calls (tenant, sequence);
 )sql";
 
+// Who asked for an onboarding, and so for each of its cloud calls.
+constexpr char kRequestedBy[] = R"sql(
+ALTER TABLE onboardings ADD COLUMN requested_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE cloud_calls ADD COLUMN caller TEXT NOT NULL DEFAULT '';
+)sql";
+
 absl::Status ExecError(sqlite3* db, int rc, absl::string_view what) {
   std::string message = absl::StrCat(what, ": ", sqlite3_errmsg(db));
   int primary = rc & 0xff;
@@ -204,6 +210,7 @@ const std::vector<SqliteMigration>& SqliteMigrations() {
       {3, "batches and batch_items tables", kBatchTables},
       {4, "index of unfinished onboardings by age, for leasing", kLeaseByAge},
       {5, "cloud_calls table: the audit trail", kCloudCalls},
+      {6, "who asked: onboardings.requested_by, cloud_calls.caller", kRequestedBy},
   };
   return *kMigrations;
 }

@@ -27,8 +27,8 @@ namespace {
 constexpr char kSelectOnboardingById[] =
     "SELECT id, tenant, request_id, request_fingerprint, state, version, guest_email, "
     "guest_first_name, guest_last_name, guest_display_name, guest_usage_location, options, "
-    "batch_id, error, instance_url, create_time, update_time, finish_time, due_time "
-    "FROM onboardings WHERE id = ?1";
+    "batch_id, error, instance_url, create_time, update_time, finish_time, due_time, "
+    "requested_by FROM onboardings WHERE id = ?1";
 
 // Repeats the partial index's condition so that SQLite may use it.
 constexpr char kSelectOnboardingByRequest[] =
@@ -43,8 +43,10 @@ const std::string& SelectStepsSql() {
 constexpr char kInsertOnboarding[] =
     "INSERT INTO onboardings (id, tenant, request_id, request_fingerprint, state, version, "
     "guest_email, guest_first_name, guest_last_name, guest_display_name, guest_usage_location, "
-    "options, batch_id, error, instance_url, create_time, update_time, finish_time, due_time) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)";
+    "options, batch_id, error, instance_url, create_time, update_time, finish_time, due_time, "
+    "requested_by) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
+    "?19)";
 
 // ?15: the owner whose lease to release, '' for none. The version was checked
 // in the same transaction.
@@ -142,7 +144,8 @@ class SqliteStore::Impl {
             .BindTime(15, o.create_time)
             .BindTime(16, o.update_time)
             .BindOptTime(17, o.finish_time)
-            .BindOptTime(18, o.due_time);
+            .BindOptTime(18, o.due_time)
+            .BindText(19, o.requested_by);
         GF_RETURN_IF_ERROR(insert.Run());
       }
       GF_RETURN_IF_ERROR(InsertSteps(onboarding.id, onboarding.steps));
@@ -421,9 +424,10 @@ class SqliteStore::Impl {
       for (const CloudCall& c : calls) {
         GF_ASSIGN_OR_RETURN(
             Stmt insert,
-            Prepare("INSERT INTO cloud_calls (onboarding_id, tenant, step, plugin, actor, time, "
-                    "duration_us, method, url, service, status, transport_error, request_id) "
-                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"));
+            Prepare(
+                "INSERT INTO cloud_calls (onboarding_id, tenant, step, plugin, actor, time, "
+                "duration_us, method, url, service, status, transport_error, request_id, caller) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"));
         insert.BindText(1, c.onboarding_id)
             .BindText(2, c.tenant)
             .BindText(3, c.step)
@@ -436,7 +440,8 @@ class SqliteStore::Impl {
             .BindText(10, c.service)
             .BindInt(11, c.status)
             .BindText(12, c.transport_error)
-            .BindText(13, c.request_id);
+            .BindText(13, c.request_id)
+            .BindText(14, c.caller);
         GF_RETURN_IF_ERROR(insert.Run());
       }
       return absl::OkStatus();

@@ -58,7 +58,7 @@ absl::StatusOr<PageKey> DecodePageToken(const std::string& token);
 inline constexpr char kOnboardingColumns[] =
     "id, tenant, request_id, request_fingerprint, state, version, guest_email, guest_first_name, "
     "guest_last_name, guest_display_name, guest_usage_location, options, batch_id, error, "
-    "instance_url, create_time, update_time, finish_time, due_time";
+    "instance_url, create_time, update_time, finish_time, due_time, requested_by";
 inline constexpr char kStepColumns[] =
     "kind, state, plugin, attempts, last_error, next_attempt_time, start_time, finish_time, "
     "wait_since, outputs";
@@ -93,6 +93,7 @@ absl::StatusOr<Onboarding> OnboardingFromRow(const Row& row) {
   o.update_time = row.Time(16);
   o.finish_time = row.OptTime(17);
   o.due_time = row.OptTime(18);
+  o.requested_by = row.Text(19);
   return o;
 }
 
@@ -121,7 +122,7 @@ absl::StatusOr<Step> StepFromRow(const Row& row, absl::string_view onboarding_id
 // The audit trail's columns, in the order CloudCallFromRow reads them.
 inline constexpr char kCloudCallColumns[] =
     "sequence, onboarding_id, tenant, step, plugin, actor, time, duration_us, method, url, "
-    "service, status, transport_error, request_id";
+    "service, status, transport_error, request_id, caller";
 
 template <typename Row>
 CloudCall CloudCallFromRow(const Row& row) {
@@ -140,6 +141,7 @@ CloudCall CloudCallFromRow(const Row& row) {
   c.status = static_cast<int>(row.Int(11));
   c.transport_error = row.Text(12);
   c.request_id = row.Text(13);
+  c.caller = row.Text(14);
   return c;
 }
 

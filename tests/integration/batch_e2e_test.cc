@@ -173,6 +173,10 @@ TEST_F(BatchE2eTest, AFullServerCutsTheBatchAndTheSameFileLaterGoesOn) {
   grpc::ClientContext context;
   ASSERT_TRUE(onboardings_->ListOnboardings(&context, list, &all).ok());
   EXPECT_EQ(all.onboardings_size(), 6);
+  // Each names who asked: the connection that sent the file.
+  for (const v1::Onboarding& o : all.onboardings()) {
+    EXPECT_THAT(o.requested_by(), ::testing::StartsWith("ipv4:127.0.0.1:")) << o.name();
+  }
 }
 
 TEST_F(BatchE2eTest, GoodInvalidAndDuplicateRowsAreCountedWithTheirReasons) {

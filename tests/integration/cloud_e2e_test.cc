@@ -138,6 +138,9 @@ TEST_F(CloudE2eTest, AGuestIsInvitedProfiledLicensedGivenTwoRolesAndNotifiedOnce
 TEST_F(CloudE2eTest, TheAuditTrailListsEveryWriteTheCloudAnsweredWithItsRequestId) {
   const v1::Onboarding started = Start("contoso", "grace@fabrikam.com", {"Salesperson"}, "");
   ASSERT_EQ(WaitForEnd(started.name()).state(), v1::ONBOARDING_STATE_SUCCEEDED) << server_->log();
+  // The caller, as the server saw it: this test's connection.
+  EXPECT_TRUE(absl::StartsWith(started.requested_by(), "ipv4:127.0.0.1:"))
+      << started.requested_by();
 
   v1::ListCloudCallsRequest r;
   r.set_parent(started.name());
@@ -176,6 +179,7 @@ TEST_F(CloudE2eTest, TheAuditTrailListsEveryWriteTheCloudAnsweredWithItsRequestI
     EXPECT_EQ(c.onboarding(), started.name());
     EXPECT_EQ(c.tenant(), "contoso");
     EXPECT_TRUE(absl::StartsWith(c.actor(), "guestflowd-")) << c.actor();
+    EXPECT_EQ(c.caller(), started.requested_by());
     EXPECT_FALSE(c.plugin().empty());
     EXPECT_TRUE(c.transport_error().empty());
     EXPECT_TRUE(c.has_time());

@@ -285,13 +285,16 @@ TEST_P(StoreContractTest, UpdateBumpsVersionReplacesStepsAndAppendsEvents) {
   next.request_id = stored.request_id;
   next.request_fingerprint = stored.request_fingerprint;
   next.create_time = stored.create_time;
-  next.steps.pop_back();  // fewer steps than before: the old ones must go
+  next.requested_by = "someone-else";  // kept as created, whatever the update says
+  next.steps.pop_back();               // fewer steps than before: the old ones must go
   next.version = stored.version;
   GF_ASSERT_OK_AND_ASSIGN(Onboarding updated,
                           store_->UpdateOnboarding(
                               next, {NewEvent("step_succeeded", kT0, StepKind::kInvite),
                                      NewEvent("waiting", kT0, StepKind::kProfile, "replication")}));
   EXPECT_EQ(updated.version, 2);
+  EXPECT_EQ(updated.requested_by, stored.requested_by);
+  next.requested_by = stored.requested_by;
   ExpectSameOnboarding(next, updated);
   GF_ASSERT_OK_AND_ASSIGN(Onboarding got, store_->GetOnboarding("ob-1"));
   EXPECT_EQ(got.version, 2);
@@ -909,6 +912,7 @@ inline CloudCall NewCloudCall(absl::string_view onboarding, absl::string_view te
   c.step = "invite";
   c.plugin = "azure_ad_invite";
   c.actor = "guestflowd-host-42-0000beef";
+  c.caller = "ipv4:10.1.2.3:50311";
   c.time = absl::FromUnixMicros(1'700'000'000'123'456);
   c.duration = absl::Microseconds(15'250);
   c.method = std::string(method);
@@ -945,6 +949,7 @@ TEST_P(StoreContractTest, CloudCallsKeepEveryFieldInOrderByOnboardingAndTenant) 
   EXPECT_EQ(first.step, want.step);
   EXPECT_EQ(first.plugin, want.plugin);
   EXPECT_EQ(first.actor, want.actor);
+  EXPECT_EQ(first.caller, want.caller);
   EXPECT_EQ(first.time, want.time);
   EXPECT_EQ(first.duration, want.duration);
   EXPECT_EQ(first.url, want.url);

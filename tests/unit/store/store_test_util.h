@@ -90,6 +90,7 @@ inline Onboarding FullyPopulatedOnboarding(absl::string_view id) {
   o.batch_id = "batch-7";
   o.error = "license: no seats left";
   o.instance_url = "https://fabrikam.crm4.dynamics.com";
+  o.requested_by = "ipv4:10.1.2.3:50311";
   o.update_time = kT0 + absl::Seconds(90);
   o.finish_time = kT0 + absl::Hours(2);
   o.due_time = kT0 + absl::Minutes(5);
@@ -148,6 +149,7 @@ inline void ExpectSameOnboarding(const Onboarding& want, const Onboarding& got) 
   EXPECT_EQ(got.batch_id, want.batch_id);
   EXPECT_EQ(got.error, want.error);
   EXPECT_EQ(got.instance_url, want.instance_url);
+  EXPECT_EQ(got.requested_by, want.requested_by);
   EXPECT_EQ(got.create_time, want.create_time);
   EXPECT_EQ(got.update_time, want.update_time);
   EXPECT_EQ(got.finish_time, want.finish_time);
