@@ -28,6 +28,7 @@
 #include "server/store/pg_batch_store.h"
 #include "server/store/pg_change_listener.h"
 #include "server/store/pg_connection.h"
+#include "server/store/pg_replicas.h"
 #include "server/store/pg_store.h"
 #include "server/store/sqlite_batch_store.h"
 #include "server/store/sqlite_store.h"
@@ -156,10 +157,53 @@ absl::Status GuestflowServer::OpenStores(const StoreConfig& config) {
   GF_ASSIGN_OR_RETURN(store_, PgStore::Open(shared, lease_owner_));
   GF_ASSIGN_OR_RETURN(batch_store_, PgBatchStore::Open(shared));
   pg_dsn_ = dsn;
+  replicas_registry_ = std::make_unique<PgReplicaRegistry>(shared);
   return absl::OkStatus();
 }
 
-GuestflowServer::~GuestflowServer() { Shutdown(); }
+GuestflowServer::~GuestflowServer() {
+  Shutdown();
+  StopHeartbeat();
+}
+
+void GuestflowServer::BeatOnce() {
+  absl::StatusOr<int> alive = replicas_registry_->Beat(lease_owner_, clock_->Now(), kReplicaTtl);
+  if (!alive.ok()) {
+    LogWarn(absl::StrCat("cannot record this replica's heartbeat: ", alive.status().ToString()));
+    return;
+  }
+  if (*alive == replicas_.exchange(*alive)) return;
+  // Microsoft counts the limits per app and tenant, not per process.
+  if (const std::shared_ptr<RateLimiter>& limiter = live_->host()->services().limiter) {
+    limiter->SetLimits(ReplicaShare(live_->config()->limits, *alive));
+  }
+  LogInfo(absl::StrCat(*alive,
+                       " replica(s) share this database; this one paces its cloud calls at 1/",
+                       *alive, " of the configured limits"));
+}
+
+void GuestflowServer::HeartbeatLoop() {
+  absl::MutexLock lock(&heartbeat_mu_);
+  while (!heartbeat_stop_) {
+    heartbeat_mu_.AwaitWithTimeout(absl::Condition(&heartbeat_stop_), kReplicaBeat);
+    if (heartbeat_stop_) break;
+    heartbeat_mu_.Unlock();
+    BeatOnce();
+    heartbeat_mu_.Lock();
+  }
+}
+
+void GuestflowServer::StopHeartbeat() {
+  if (!heartbeat_.joinable()) return;
+  {
+    absl::MutexLock lock(&heartbeat_mu_);
+    heartbeat_stop_ = true;
+  }
+  heartbeat_.join();
+  if (absl::Status left = replicas_registry_->Leave(lease_owner_); !left.ok()) {
+    LogWarn(absl::StrCat("cannot remove this replica's heartbeat: ", left.ToString()));
+  }
+}
 
 absl::Status GuestflowServer::Start() {
   const std::string listen = live_->config()->server.listen;
@@ -179,6 +223,10 @@ absl::Status GuestflowServer::Start() {
   grpc::HealthCheckServiceInterface* health = grpc_server_->GetHealthCheckService();
   health->SetServingStatus(false);
   scheduler_->Start();
+  if (replicas_registry_ != nullptr) {
+    BeatOnce();  // the share is right before the first step runs
+    heartbeat_ = std::thread([this] { HeartbeatLoop(); });
+  }
   health->SetServingStatus(true);
   if (!options_.port_file.empty()) GF_RETURN_IF_ERROR(WritePortFile(options_.port_file, port_));
   const std::string host = listen.substr(0, listen.rfind(':'));
@@ -206,6 +254,7 @@ void GuestflowServer::Shutdown() {
   // Steps drain while the RPC side shuts down: the scheduler stops leasing at
   // once and lets running steps finish within the grace period.
   std::thread drain([this, grace] { scheduler_->Stop(grace); });
+  StopHeartbeat();
   // New calls are refused at once; calls in flight (watch streams) get a few
   // seconds, then are cancelled.
   grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
@@ -271,7 +320,9 @@ absl::StatusOr<ReloadSummary> GuestflowServer::Reload() {
         absl::StrCat("configuration not reloaded: ", host.status().message()));
   }
   live_->Swap(config, std::shared_ptr<PluginHost>(*std::move(host)));
-  if (services.limiter != nullptr) services.limiter->SetLimits(config->limits);
+  if (services.limiter != nullptr) {
+    services.limiter->SetLimits(ReplicaShare(config->limits, replicas_.load()));
+  }
   engine_->SetMaxUnfinished(config->engine.max_unfinished);
   ReloadSummary summary;
   for (const TenantConfig& t : config->tenants) summary.tenants.push_back(t.id);

@@ -2,8 +2,10 @@
 // and token layer, plugin host, engine, gRPC services — and runs it.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -25,6 +27,7 @@
 namespace guestflow {
 
 class PgChangeListener;
+class PgReplicaRegistry;
 
 struct ServerOptions {
   std::string config_path;
@@ -83,6 +86,18 @@ class GuestflowServer : public AdminBackend {
   int port_ = 0;
   bool shut_down_ = false;
   absl::Mutex reload_mu_;  // one reload at a time
+  // With PostgreSQL: this replica's heartbeat, every kReplicaBeat, and the
+  // count of live replicas it learns, which divides the rate limits.
+  static constexpr absl::Duration kReplicaBeat = absl::Seconds(2);
+  static constexpr absl::Duration kReplicaTtl = absl::Seconds(10);
+  void BeatOnce();
+  void HeartbeatLoop();
+  void StopHeartbeat();  // and leaves the registry
+  std::unique_ptr<PgReplicaRegistry> replicas_registry_;
+  std::atomic<int> replicas_{1};
+  absl::Mutex heartbeat_mu_;
+  bool heartbeat_stop_ ABSL_GUARDED_BY(heartbeat_mu_) = false;
+  std::thread heartbeat_;
   // Last: it calls into feed_ and scheduler_, so it goes first.
   std::unique_ptr<PgChangeListener> listener_;
 };

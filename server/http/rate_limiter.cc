@@ -413,6 +413,19 @@ void RateLimiter::Finish(Permit& permit, const HttpResponse* response) {
   }
 }
 
+LimitsConfig ReplicaShare(const LimitsConfig& limits, int replicas) {
+  if (replicas <= 1) return limits;
+  auto share = [replicas](int64_t n) -> int64_t {
+    return n <= 0 ? n : std::max<int64_t>(1, n / replicas);
+  };
+  LimitsConfig out = limits;
+  for (RateLimitConfig* r : {&out.graph_writes, &out.dataverse, &out.admin}) {
+    r->requests = share(r->requests);
+    r->concurrent = share(r->concurrent);
+  }
+  return out;
+}
+
 void RateLimiter::SetLimits(const LimitsConfig& limits) {
   absl::MutexLock lock(&mu_);
   limits_ = limits;

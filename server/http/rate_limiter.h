@@ -116,6 +116,14 @@ struct RateLimiterOptions {
   absl::Duration transit_guard = absl::Milliseconds(20);
 };
 
+// One replica's share of `limits` when `replicas` processes send for the
+// same apps and tenants (they share one database, and so the work): every
+// count and concurrency cap divided by `replicas` (rounded down, at least 1;
+// 0, "no limit", stays 0), the windows and max_wait as they are. Together the
+// replicas then never send more than the limits allow. replicas <= 1: the
+// limits as they are.
+LimitsConfig ReplicaShare(const LimitsConfig& limits, int replicas);
+
 class RateLimiter {
   struct Bucket;
 

@@ -7,7 +7,10 @@
 // and wakes the scheduler (so that work another replica queued starts now,
 // not at the next idle poll).
 //
-// A lost connection is reconnected every second; announcements made while
+// The channel belongs to the database, not to a schema: deployments that
+// share one database in different schemas hear each other, which only wakes
+// them for nothing (they read their own tables). A lost connection is
+// reconnected every second; announcements made while
 // it was down are lost (a watcher catches up at the next one it hears of,
 // the scheduler at its idle poll). Thread-safe; the callback runs on the
 // listener's own thread and must not block.

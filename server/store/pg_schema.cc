@@ -129,6 +129,15 @@ ALTER TABLE onboardings ADD COLUMN requested_by TEXT NOT NULL DEFAULT '';
 ALTER TABLE cloud_calls ADD COLUMN caller TEXT NOT NULL DEFAULT '';
 )sql";
 
+// The replicas alive on one database (PgReplicaRegistry), by heartbeat.
+constexpr char kReplicas[] = R"sql(
+CREATE TABLE replicas (
+  owner      TEXT   NOT NULL PRIMARY KEY,
+  start_time BIGINT NOT NULL,
+  heartbeat  BIGINT NOT NULL
+);
+)sql";
+
 // One key for every guestflow database: migrations of one database never run
 // side by side (those of two databases on one server wait for each other, a
 // few milliseconds once).
@@ -159,6 +168,7 @@ const std::vector<PgMigration>& PgMigrations() {
       {4, "index of unfinished onboardings by age, for leasing", kLeaseByAge},
       {5, "cloud_calls table: the audit trail", kCloudCalls},
       {6, "who asked: onboardings.requested_by, cloud_calls.caller", kRequestedBy},
+      {7, "replicas table: heartbeats of the replicas sharing a database", kReplicas},
   };
   return *kMigrations;
 }

@@ -161,6 +161,17 @@ ALTER TABLE onboardings ADD COLUMN requested_by TEXT NOT NULL DEFAULT '';
 ALTER TABLE cloud_calls ADD COLUMN caller TEXT NOT NULL DEFAULT '';
 )sql";
 
+// The replicas alive on one PostgreSQL database (PgReplicaRegistry). SQLite
+// serves one process and leaves it empty; it is here so that both engines
+// have the same tables at the same version.
+constexpr char kReplicas[] = R"sql(
+CREATE TABLE replicas (
+  owner      TEXT    NOT NULL PRIMARY KEY,
+  start_time INTEGER NOT NULL,
+  heartbeat  INTEGER NOT NULL
+) STRICT;
+)sql";
+
 absl::Status ExecError(sqlite3* db, int rc, absl::string_view what) {
   std::string message = absl::StrCat(what, ": ", sqlite3_errmsg(db));
   int primary = rc & 0xff;
@@ -211,6 +222,7 @@ const std::vector<SqliteMigration>& SqliteMigrations() {
       {4, "index of unfinished onboardings by age, for leasing", kLeaseByAge},
       {5, "cloud_calls table: the audit trail", kCloudCalls},
       {6, "who asked: onboardings.requested_by, cloud_calls.caller", kRequestedBy},
+      {7, "replicas table: heartbeats of the replicas sharing a database", kReplicas},
   };
   return *kMigrations;
 }

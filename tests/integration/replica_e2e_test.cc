@@ -161,6 +161,17 @@ TEST_F(ReplicaE2eTest, ThreeReplicasSplitABatchSurviveAKillAndADrainAndDoNothing
   const std::string killed_pid = absl::StrCat("-", killed.pid(), "-");
   const std::string drained_pid = absl::StrCat("-", drained.pid(), "-");
 
+  // Each learns from the others' heartbeats that three share the cloud's
+  // limits (Microsoft counts them per app and tenant, not per process).
+  for (const auto& r : replicas_) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (r->log().find("3 replica(s) share this database") == std::string::npos &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_NE(r->log().find("3 replica(s) share this database"), std::string::npos) << r->log();
+  }
+
   v1::Batch batch;
   grpc::Status sent = SendFile(a, &batch);
   ASSERT_TRUE(sent.ok()) << sent.error_message() << a.log();

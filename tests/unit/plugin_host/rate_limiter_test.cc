@@ -170,6 +170,24 @@ HttpRequest Request(std::string method, std::string url, std::string service) {
   return r;
 }
 
+TEST(ReplicaShareTest, ReplicasSplitEveryCountAndCapButKeepWindowsAndNoLimit) {
+  LimitsConfig limits;  // Microsoft's: graph 3000/150s, dataverse 6000/300s x52, admin 100/60s
+  limits.admin.requests = 0;  // no limit
+  const LimitsConfig three = ReplicaShare(limits, 3);
+  EXPECT_EQ(three.graph_writes.requests, 1000);
+  EXPECT_EQ(three.graph_writes.per, absl::Seconds(150));
+  EXPECT_EQ(three.dataverse.requests, 2000);
+  EXPECT_EQ(three.dataverse.concurrent, 17);  // 52 / 3, rounded down: never above the cap
+  EXPECT_EQ(three.admin.requests, 0);
+  EXPECT_EQ(three.max_wait, limits.max_wait);
+  // Never below one request, however many replicas.
+  EXPECT_EQ(ReplicaShare(limits, 100000).graph_writes.requests, 1);
+  EXPECT_EQ(ReplicaShare(limits, 100).dataverse.concurrent, 1);
+  // One replica (or a count not known yet): the limits as they are.
+  EXPECT_EQ(ReplicaShare(limits, 1).graph_writes.requests, 3000);
+  EXPECT_EQ(ReplicaShare(limits, 0).dataverse.concurrent, 52);
+}
+
 TEST(RateLimiterTest, KeysAreServiceAppAndTenantScope) {
   const TenantConfig t = Contoso();
   EXPECT_EQ(RateLimiter::KeyFor(

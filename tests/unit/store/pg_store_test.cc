@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "server/store/pg_batch_store.h"
 #include "server/store/pg_change_listener.h"
+#include "server/store/pg_replicas.h"
 #include "server/store/pg_schema.h"
 #include "tests/unit/store/batch_store_contract_test.h"
 #include "tests/unit/store/pg_test_util.h"
@@ -135,6 +136,9 @@ TEST_F(PgStoreTest, CommittedWritesAreAnnouncedToListenersAndRefusedOnesAreNot) 
   std::vector<PgChange> heard;
   GF_ASSERT_OK_AND_ASSIGN(std::unique_ptr<PgChangeListener> listener,
                           PgChangeListener::Start(dsn, [&](const PgChange& change) {
+                            // The channel is the database's: other tests'
+                            // stores announce on it too.
+                            if (change.origin != "replica-a") return;
                             absl::MutexLock lock(&mu);
                             heard.push_back(change);
                           }));
@@ -158,6 +162,31 @@ TEST_F(PgStoreTest, CommittedWritesAreAnnouncedToListenersAndRefusedOnesAreNot) 
     EXPECT_EQ(change.batch_id, "batch-7");
     EXPECT_EQ(change.origin, "replica-a");
   }
+}
+
+TEST_F(PgStoreTest, TheRegistryCountsLiveReplicasForgetsSilentOnesAndLetsOneLeave) {
+  GF_ASSERT_OK_AND_ASSIGN(std::shared_ptr<PgPool> pool, ScratchPool(scratch_dir_));
+  GF_ASSERT_OK_AND_ASSIGN(std::unique_ptr<PgStore> store, PgStore::Open(pool));
+  PgReplicaRegistry registry(pool);
+  const absl::Time t0 = absl::FromUnixSeconds(1'800'000'000);
+  const absl::Duration ttl = absl::Seconds(10);
+  GF_ASSERT_OK_AND_ASSIGN(int alive, registry.Beat("a", t0, ttl));
+  EXPECT_EQ(alive, 1);
+  GF_ASSERT_OK_AND_ASSIGN(alive, registry.Beat("b", t0 + absl::Seconds(1), ttl));
+  EXPECT_EQ(alive, 2);
+  GF_ASSERT_OK_AND_ASSIGN(alive, registry.Beat("a", t0 + absl::Seconds(2), ttl));
+  EXPECT_EQ(alive, 2) << "a beat again: still two";
+  // b dies silently: gone once its last beat is older than the ttl.
+  GF_ASSERT_OK_AND_ASSIGN(alive, registry.Beat("a", t0 + absl::Seconds(10), ttl));
+  EXPECT_EQ(alive, 2);
+  GF_ASSERT_OK_AND_ASSIGN(alive, registry.Beat("a", t0 + absl::Seconds(12), ttl));
+  EXPECT_EQ(alive, 1);
+  // c comes and leaves (SIGTERM).
+  GF_ASSERT_OK_AND_ASSIGN(alive, registry.Beat("c", t0 + absl::Seconds(13), ttl));
+  EXPECT_EQ(alive, 2);
+  GF_ASSERT_OK(registry.Leave("c"));
+  GF_ASSERT_OK_AND_ASSIGN(alive, registry.Beat("a", t0 + absl::Seconds(14), ttl));
+  EXPECT_EQ(alive, 1);
 }
 
 TEST(PgChangeTest, APayloadRoundTripsWithEmptyParts) {
