@@ -8,6 +8,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "server/common/logging.h"
+#include "server/common/process_hardening.h"
 #include "server/server.h"
 
 namespace {
@@ -38,6 +39,11 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
   CLI11_PARSE(app, argc, argv);
   guestflow::InitLogging(ParseLevel(log_level), log_format);
+  // Before any secret is read: a core dump or a ptrace would show them.
+  if (absl::Status hardened = guestflow::HardenProcess(); !hardened.ok()) {
+    std::fprintf(stderr, "guestflowd: %s\n", std::string(hardened.message()).c_str());
+    return 1;
+  }
 
   // Signals are taken by sigwait on this thread only: block them before any
   // thread starts, so every thread inherits the mask.

@@ -29,6 +29,14 @@ std::string ReadSecretFile(const nlohmann::json& settings, const std::string& ke
     }
     path = fs::path(base->get<std::string>()) / path;
   }
+  std::error_code ec;
+  const fs::perms perms = fs::status(path, ec).permissions();
+  if (!ec && (perms & (fs::perms::others_read | fs::perms::others_write)) != fs::perms::none) {
+    Fail(plugin, what + " " + path.string() +
+                     " is readable or writable by others; a secret file must not be "
+                     "(chmod o-rwx " +
+                     path.string() + ")");
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) Fail(plugin, "cannot read " + what + " " + path.string() + ": " + std::strerror(errno));
   std::string text;

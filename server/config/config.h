@@ -61,6 +61,9 @@ struct ServerConfig {
   std::string listen = "127.0.0.1:50051";
   std::string plugin_dir;            // absolute after loading
   std::vector<std::string> plugins;  // library files inside plugin_dir
+  // Optional allowlist: when not empty, every file of `plugins` must be here
+  // with the lowercase hex SHA-256 of its content, or it is not loaded.
+  std::map<std::string, std::string> plugin_sha256;
   absl::Duration shutdown_grace = absl::Seconds(30);
 };
 

@@ -545,7 +545,8 @@ class Loader {
   }
 
   void LoadServer(const YAML::Node& node, const std::string& path, ServerConfig* out) {
-    MapReader m(node, path, errors_, {"listen", "plugin_dir", "plugins", "shutdown_grace"});
+    MapReader m(node, path, errors_,
+                {"listen", "plugin_dir", "plugins", "plugin_sha256", "shutdown_grace"});
     if (const YAML::Node* n = m.Get("listen")) {
       if (std::optional<std::string> s = values_.String(*n, m.PathOf("listen"))) {
         if (std::optional<std::string> problem =
@@ -589,8 +590,39 @@ class Loader {
         }
       }
     }
+    if (const YAML::Node* n = m.Get("plugin_sha256"))
+      LoadPluginHashes(*n, m.PathOf("plugin_sha256"), out);
     if (const YAML::Node* n = m.Get("shutdown_grace")) {
       if (auto d = values_.Duration(*n, m.PathOf("shutdown_grace"))) out->shutdown_grace = *d;
+    }
+  }
+
+  // server.plugin_sha256: {file.so: <64 hex digits>, ...}, one per plugin.
+  void LoadPluginHashes(const YAML::Node& node, const std::string& path, ServerConfig* out) {
+    if (!node.IsMap()) {
+      errors_->Add(node.Mark(), path, "expected a map of plugin file names to SHA-256 hex digests");
+      return;
+    }
+    for (const auto& kv : node) {
+      const std::string file = kv.first.as<std::string>("");
+      const std::string key_path = absl::StrCat(path, ".", file);
+      std::optional<std::string> hash = values_.String(kv.second, key_path);
+      if (!hash.has_value()) continue;
+      const std::string lower = absl::AsciiStrToLower(*hash);
+      if (lower.size() != 64 || lower.find_first_not_of("0123456789abcdef") != std::string::npos) {
+        errors_->Add(kv.second.Mark(), key_path,
+                     "expected the 64 hex digits of a SHA-256 digest (sha256sum FILE)");
+        continue;
+      }
+      out->plugin_sha256[file] = lower;
+    }
+    for (const std::string& file : out->plugins) {
+      if (out->plugin_sha256.count(file) == 0) {
+        errors_->Add(node.Mark(), path,
+                     absl::StrCat(Quoted(file),
+                                  " is in server.plugins but has no digest here; with an "
+                                  "allowlist every plugin needs one"));
+      }
     }
   }
 

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -23,6 +24,16 @@ absl::StatusOr<std::string> ResolveSecret(const SecretRef& ref) {
       return std::string(value);
     }
     case SecretRef::Source::kFile: {
+      std::error_code ec;
+      const std::filesystem::perms perms = std::filesystem::status(ref.name, ec).permissions();
+      if (!ec && (perms & (std::filesystem::perms::others_read |
+                           std::filesystem::perms::others_write)) != std::filesystem::perms::none) {
+        return absl::PermissionDeniedError(
+            absl::StrCat("secret file ", ref.name,
+                         " is readable or writable by others; a secret file must not be (chmod "
+                         "o-rwx ",
+                         ref.name, ")"));
+      }
       std::ifstream in(ref.name, std::ios::binary);
       if (!in) {
         const int err = errno;

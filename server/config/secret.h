@@ -11,7 +11,8 @@ namespace guestflow {
 
 // The secret's value. Errors name the variable or file, never the value:
 // NOT_FOUND (variable unset or empty, file missing), PERMISSION_DENIED (file
-// unreadable), FAILED_PRECONDITION (no source configured). A trailing newline
+// unreadable, or readable or writable by others: a secret file must be
+// 0600 or 0640), FAILED_PRECONDITION (no source configured). A trailing newline
 // in a file is dropped.
 absl::StatusOr<std::string> ResolveSecret(const SecretRef& ref);
 

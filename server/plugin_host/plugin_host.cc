@@ -74,7 +74,10 @@ absl::StatusOr<std::unique_ptr<PluginHost>> PluginHost::Create(const Config& con
   std::map<std::string, std::shared_ptr<PluginLibrary>> by_name;
   for (const std::string& file : config.server.plugins) {
     GF_ASSIGN_OR_RETURN(std::shared_ptr<PluginLibrary> library,
-                        PluginLibrary::Load(file, config.server.plugin_dir));
+                        PluginLibrary::Load(file, config.server.plugin_dir,
+                                            config.server.plugin_sha256.count(file) > 0
+                                                ? config.server.plugin_sha256.at(file)
+                                                : std::string()));
     auto [it, inserted] = by_name.emplace(library->name(), library);
     if (!inserted) {
       return absl::FailedPreconditionError(absl::StrCat("plugin name ", library->name(),

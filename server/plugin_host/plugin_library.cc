@@ -7,6 +7,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "boost/dll/shared_library.hpp"
+#include "server/common/digest.h"
+#include "server/common/status_macros.h"
 
 namespace guestflow {
 
@@ -61,7 +63,8 @@ PluginLibrary::PluginLibrary(std::unique_ptr<Handle> handle, const gf_plugin_tab
 PluginLibrary::~PluginLibrary() = default;
 
 absl::StatusOr<std::shared_ptr<PluginLibrary>> PluginLibrary::Load(const std::string& file,
-                                                                   const std::string& plugin_dir) {
+                                                                   const std::string& plugin_dir,
+                                                                   const std::string& sha256) {
   if (plugin_dir.empty()) {
     return absl::FailedPreconditionError(
         absl::StrCat("cannot load plugin ", file, ": no plugin directory is configured"));
@@ -95,6 +98,24 @@ absl::StatusOr<std::shared_ptr<PluginLibrary>> PluginLibrary::Load(const std::st
     return absl::FailedPreconditionError(absl::StrCat("plugin ", shown, " is not a regular file"));
   }
   const std::string path = resolved.string();
+  for (const fs::path& p : {dir, resolved}) {
+    const fs::perms perms = fs::status(p, ec).permissions();
+    if (!ec && (perms & (fs::perms::group_write | fs::perms::others_write)) != fs::perms::none) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("plugin ", shown, ": ", p.string(),
+                       " is writable by group or others; refusing to load code anyone could "
+                       "replace (chmod go-w ",
+                       p.string(), ")"));
+    }
+  }
+  if (!sha256.empty()) {
+    GF_ASSIGN_OR_RETURN(std::string actual, Sha256HexOfFile(path));
+    if (actual != sha256) {
+      return absl::PermissionDeniedError(absl::StrCat("plugin ", shown, " has SHA-256 ", actual,
+                                                      ", not the one server.plugin_sha256 allows (",
+                                                      sha256, "); refusing to load it"));
+    }
+  }
 
   // Boost.DLL reports failures by exception; they stop here. The throwing
   // overloads are used on purpose: their message carries dlerror()'s text

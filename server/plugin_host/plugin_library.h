@@ -36,9 +36,14 @@ class PluginLibrary {
   //                        struct_size below the 1.0 table; a null name, kind
   //                        or function; an unknown kind
   //   NOT_FOUND            the file does not exist
-  //   PERMISSION_DENIED    the file resolves to a path outside plugin_dir
+  //   PERMISSION_DENIED    the file resolves to a path outside plugin_dir;
+  //                        plugin_dir or the file is writable by group or
+  //                        others (anyone who can write it can run code as
+  //                        guestflowd); `sha256` (lowercase hex, when not
+  //                        empty) is not the file's digest (both named)
   static absl::StatusOr<std::shared_ptr<PluginLibrary>> Load(const std::string& file,
-                                                             const std::string& plugin_dir);
+                                                             const std::string& plugin_dir,
+                                                             const std::string& sha256 = "");
 
   ~PluginLibrary();
   PluginLibrary(const PluginLibrary&) = delete;

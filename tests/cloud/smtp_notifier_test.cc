@@ -238,6 +238,8 @@ TEST_F(SmtpNotifierTest, ImplicitTlsWithThePasswordFromAFile) {
   const std::unique_ptr<SmtpPeer> tls_peer = TlsPeer("tls", std::string("mailer:") + kPassword);
   SmtpPeer& peer = *tls_peer;
   std::ofstream(dir_ / "smtp-password") << kPassword << "\n";
+  std::filesystem::permissions(dir_ / "smtp-password", std::filesystem::perms::owner_read |
+                                                           std::filesystem::perms::owner_write);
   StartHost({{"host", "127.0.0.1"},
              {"port", peer.port()},
              {"security", "tls"},

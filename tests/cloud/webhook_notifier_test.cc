@@ -532,6 +532,7 @@ TEST_F(WebhookNotifierTest, NoInstanceUrlFailsWithoutPosting) {
 TEST_F(WebhookNotifierTest, TheSecretFileResolvesAgainstBaseDirWithoutItsNewline) {
   const fs::path dir = TempDir();
   std::ofstream(dir / "webhook.key") << "file-secret\n";
+  fs::permissions(dir / "webhook.key", fs::perms::owner_read | fs::perms::owner_write);
   base_dir_ = dir.string();
   WebhookReceiver receiver("file-secret");
   StartHost({{"url", receiver.Url()}, {"secret", {{"file", "webhook.key"}}}});
@@ -588,6 +589,16 @@ TEST_F(WebhookNotifierTest, SettingsAreRefusedAtCreateWithAReason) {
                     HasSubstr("No such file")));
   const fs::path empty = TempDir() / "empty.key";
   std::ofstream(empty) << "\n";
+  fs::permissions(empty, fs::perms::owner_read | fs::perms::owner_write);
+  // A secret file anyone on the machine may read is refused, before reading.
+  const fs::path open_key = TempDir() / "open.key";
+  std::ofstream(open_key) << "world-readable-secret\n";
+  fs::permissions(open_key, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                                fs::perms::others_read);
+  EXPECT_THAT(CreateError({{"url", local}, {"secret", {{"file", open_key.string()}}}}),
+              AllOf(HasSubstr(absl::StrCat("secret.file ", open_key.string(),
+                                           " is readable or writable by others")),
+                    HasSubstr("chmod o-rwx")));
   EXPECT_THAT(CreateError({{"url", local}, {"secret", {{"file", empty.string()}}}}),
               HasSubstr(absl::StrCat("secret.file ", empty.string(), " is empty")));
   EXPECT_THAT(CreateError({{"url", local}, {"secret", kSignedBy}, {"timeout_ms", 10}}),

@@ -712,6 +712,25 @@ TEST(ConfigLoaderTest, PostgresStoreNamesItsDsnByEnvironmentVariable) {
   EXPECT_FALSE(MustParse(kValid).store.postgres.has_value());
 }
 
+TEST(ConfigLoaderTest, PluginDigestsAreAnAllowlistOfEveryPlugin) {
+  const std::string digest(64, 'A');  // hex, any case
+  const Config c = MustParse(absl::StrCat(
+      "server: {plugin_dir: /opt/gf/plugins, plugins: [a.so, b.so], plugin_sha256: {a.so: ", digest,
+      ", b.so: ", std::string(64, 'b'), "}}\n", kValid));
+  EXPECT_EQ(c.server.plugin_sha256.at("a.so"), std::string(64, 'a'));
+  EXPECT_EQ(c.server.plugin_sha256.at("b.so"), std::string(64, 'b'));
+  EXPECT_TRUE(MustParse(kValid).server.plugin_sha256.empty());
+  // With an allowlist, a plugin without a digest is an error naming it.
+  EXPECT_THAT(ErrorOf(absl::StrCat("server: {plugin_dir: /p, plugins: [a.so, b.so], "
+                                   "plugin_sha256: {a.so: ",
+                                   digest, "}}\n", kValid)),
+              HasSubstr("\"b.so\" is in server.plugins but has no digest here"));
+  EXPECT_THAT(ErrorOf(absl::StrCat("server: {plugin_dir: /p, plugins: [a.so], "
+                                   "plugin_sha256: {a.so: abc123}}\n",
+                                   kValid)),
+              HasSubstr("server.plugin_sha256.a.so: expected the 64 hex digits"));
+}
+
 TEST(ConfigLoaderTest, PostgresStoreMistakesAreNamed) {
   EXPECT_THAT(ErrorOf(absl::StrCat("store: {postgres: {}}\n", kValid)),
               HasSubstr("store.postgres: dsn_env is required"));

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/common/digest.h"
 #include "server/plugin_host/host_api.h"
 #include "server/plugin_host/plugin_instance.h"
 
@@ -130,6 +131,53 @@ TEST(PluginLibraryTest, SymlinkPointingInsideIsFollowed) {
   auto library = PluginLibrary::Load("fake_invite.so", tree.plugins().string());
   ASSERT_TRUE(library.ok()) << library.status();
   EXPECT_EQ((*library)->path(), fs::canonical(tree.plugins() / "fake_invite-1.0.so").string());
+}
+
+// Whoever can write the plugin directory or a plugin file can run code as
+// guestflowd: either writable by group or others is refused.
+TEST(PluginLibraryTest, APluginOrDirectoryOthersMayWriteIsRefused) {
+  {
+    TempTree tree;
+    fs::copy_file(FAKE_INVITE_PLUGIN, tree.plugins() / "fake_invite.so");
+    fs::permissions(tree.plugins() / "fake_invite.so", fs::perms::group_write,
+                    fs::perm_options::add);
+    auto library = PluginLibrary::Load("fake_invite.so", tree.plugins().string());
+    ASSERT_EQ(library.status().code(), absl::StatusCode::kPermissionDenied) << library.status();
+    EXPECT_THAT(library.status().message(),
+                AllOf(HasSubstr("fake_invite.so"), HasSubstr("writable by group or others"),
+                      HasSubstr("chmod go-w")));
+  }
+  {
+    TempTree tree;
+    fs::copy_file(FAKE_INVITE_PLUGIN, tree.plugins() / "fake_invite.so");
+    fs::permissions(tree.plugins(), fs::perms::others_write, fs::perm_options::add);
+    auto library = PluginLibrary::Load("fake_invite.so", tree.plugins().string());
+    ASSERT_EQ(library.status().code(), absl::StatusCode::kPermissionDenied) << library.status();
+    EXPECT_THAT(library.status().message(), AllOf(HasSubstr(fs::canonical(tree.plugins()).string()),
+                                                  HasSubstr("writable by group or others")));
+  }
+}
+
+TEST(PluginLibraryTest, TheAllowlistedDigestLoadsAndAnyOtherIsRefusedNamingBoth) {
+  TempTree tree;
+  fs::copy_file(FAKE_INVITE_PLUGIN, tree.plugins() / "fake_invite.so");
+  absl::StatusOr<std::string> digest =
+      Sha256HexOfFile((tree.plugins() / "fake_invite.so").string());
+  ASSERT_TRUE(digest.ok()) << digest.status();
+  ASSERT_EQ(digest->size(), 64u);
+  auto allowed = PluginLibrary::Load("fake_invite.so", tree.plugins().string(), *digest);
+  ASSERT_TRUE(allowed.ok()) << allowed.status();
+  const std::string other(64, 'a');
+  auto refused = PluginLibrary::Load("fake_invite.so", tree.plugins().string(), other);
+  ASSERT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied) << refused.status();
+  EXPECT_THAT(refused.status().message(),
+              AllOf(HasSubstr("fake_invite.so"), HasSubstr(*digest), HasSubstr(other)));
+}
+
+TEST(Sha256Test, IsWhatSha256sumPrints) {
+  // sha256sum of "abc" and of nothing (FIPS 180-2 examples).
+  EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(Sha256Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 
 TEST(PluginLibraryTest, SymlinkedPluginDirectoryWorks) {
