@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -126,6 +127,22 @@ ServerProcess::~ServerProcess() {
     kill(pid_, SIGKILL);
     WaitExit();
   }
+  KeepLog();
+}
+
+// The suite's secrets_absent_from_logs test reads every guestflowd log after
+// the last integration test: each one is kept under a name of its own.
+void ServerProcess::KeepLog() const {
+#ifdef GUESTFLOW_TEST_LOG_DIR
+  static std::atomic<int> count{0};
+  std::error_code ec;
+  if (!std::filesystem::exists(log_path_, ec)) return;
+  std::filesystem::create_directories(GUESTFLOW_TEST_LOG_DIR, ec);
+  const std::string kept = absl::StrCat(GUESTFLOW_TEST_LOG_DIR, "/", getpid(), "-", count++, "-",
+                                        std::filesystem::path(log_path_).filename().string());
+  std::filesystem::copy_file(log_path_, kept, std::filesystem::copy_options::overwrite_existing,
+                             ec);
+#endif
 }
 
 bool ServerProcess::Start() {

@@ -73,6 +73,7 @@ class ServerProcess {
 
  private:
   int WaitExit();
+  void KeepLog() const;
 
   std::map<std::string, std::string> env_ = {{"GF_TEST_SECRET", "test-client-secret"}};
   std::string config_path_;
