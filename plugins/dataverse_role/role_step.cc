@@ -21,12 +21,6 @@ std::string Lower(std::string_view text) {
   return out;
 }
 
-std::string StringAt(const json& object, const char* key) {
-  if (!object.is_object()) return {};
-  auto it = object.find(key);
-  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 bool Succeeded(const ApiResult& r) { return r.status() >= 200 && r.status() < 300; }
 
 // One systemuser row as the step reads it.

@@ -46,7 +46,7 @@ void CheckEnvironment(sdk::Call& call, const RoleSettings& settings, const Tenan
     const auto metadata = properties.is_object() ? properties.value("linkedEnvironmentMetadata",
                                                                     nlohmann::json::object())
                                                  : nlohmann::json::object();
-    if (metadata.is_object()) linked = metadata.value("instanceUrl", "");
+    linked = StringAt(metadata, "instanceUrl");
   }
   const bool same = !linked.empty() && Normalized(linked) == Normalized(t.instance_url);
   call.AddCheck("power platform environment", same,
@@ -83,8 +83,8 @@ sdk::StepResult CheckTenant(sdk::Call& call, const RoleSettings& settings) {
     return sdk::StepResult::Succeeded();
   }
   call.AddCheck("dataverse application user", true,
-                "UserId " + who.body.value("UserId", std::string()) + ", organization " +
-                    who.body.value("OrganizationId", std::string()));
+                "UserId " + StringAt(who.body, "UserId") + ", organization " +
+                    StringAt(who.body, "OrganizationId"));
 
   ApiResult root = QueryRootBusinessUnit(dv);
   if (!Succeeded(root) || root.Rows().empty()) {
@@ -93,8 +93,8 @@ sdk::StepResult CheckTenant(sdk::Call& call, const RoleSettings& settings) {
                                   : Failed(root, "GET businessunits"));
     return sdk::StepResult::Succeeded();
   }
-  const std::string root_id = root.Rows()[0].value("businessunitid", "");
-  const std::string root_name = root.Rows()[0].value("name", "");
+  const std::string root_id = StringAt(root.Rows()[0], "businessunitid");
+  const std::string root_name = StringAt(root.Rows()[0], "name");
   call.AddCheck("root business unit", true, root_name + " (" + root_id + ")");
 
   for (const std::string& name : settings.default_roles) {
@@ -107,9 +107,9 @@ sdk::StepResult CheckTenant(sdk::Call& call, const RoleSettings& settings) {
       detail += root_name + " (" + root_id + ")";
       call.AddCheck(check, false, detail);
     } else {
-      call.AddCheck(check, true,
-                    "roleid " + role.Rows()[0].value("roleid", std::string()) +
-                        " in business unit " + root_name);
+      call.AddCheck(
+          check, true,
+          "roleid " + StringAt(role.Rows()[0], "roleid") + " in business unit " + root_name);
     }
   }
   return sdk::StepResult::Succeeded();

@@ -12,15 +12,21 @@ constexpr char kApiPath[] = "/api/data/v9.2/";
 constexpr size_t kMaxBodyInMessage = 300;
 constexpr char kNotMemberCode[] = "0x80072560";
 
-ApiResult ToResult(sdk::HttpResponse response) {
+}  // namespace
+
+std::string StringAt(const nlohmann::json& object, const char* key) {
+  if (!object.is_object()) return {};
+  auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+ApiResult ToApiResult(sdk::HttpResponse response) {
   ApiResult result;
   result.body = nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
   if (result.body.is_discarded()) result.body = nullptr;
   result.response = std::move(response);
   return result;
 }
-
-}  // namespace
 
 std::string ApiResult::CloudMessage() const {
   if (body.is_object()) {
@@ -146,7 +152,7 @@ ApiResult DataverseApi::Send(std::string method, std::string_view path, std::str
                      {"OData-MaxVersion", "4.0"},
                      {"OData-Version", "4.0"}};
   for (sdk::HttpHeader& h : extra_headers) request.headers.push_back(std::move(h));
-  return ToResult(call_.Http(request));
+  return ToApiResult(call_.Http(request));
 }
 
 AdminApi::AdminApi(sdk::Call& call, std::string admin_url, std::string token,
@@ -173,7 +179,7 @@ ApiResult AdminApi::AddUser(const std::string& environment_id, const std::string
   request.headers = {{"Authorization", "Bearer " + token_},
                      {"Accept", "application/json"},
                      {"Content-Type", "application/json"}};
-  return ToResult(call_.Http(request));
+  return ToApiResult(call_.Http(request));
 }
 
 ApiResult AdminApi::GetEnvironment(const std::string& environment_id) {
@@ -183,7 +189,7 @@ ApiResult AdminApi::GetEnvironment(const std::string& environment_id) {
   request.service = "admin";
   request.timeout_ms = timeout_ms_;
   request.headers = {{"Authorization", "Bearer " + token_}, {"Accept", "application/json"}};
-  return ToResult(call_.Http(request));
+  return ToApiResult(call_.Http(request));
 }
 
 }  // namespace guestflow::dataverse_role

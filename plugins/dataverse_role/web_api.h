@@ -37,6 +37,14 @@ struct ApiResult {
   const nlohmann::json& Rows() const;
 };
 
+// object[key] when `object` is a JSON object whose `key` is a string, else "".
+// Never throws, whatever the cloud answered.
+std::string StringAt(const nlohmann::json& object, const char* key);
+
+// `response` with its body parsed (ApiResult::body null when the body is not
+// JSON). Never throws.
+ApiResult ToApiResult(sdk::HttpResponse response);
+
 // The step result for a failed call (sdk::ClassifyFailure with the cloud's
 // message; 429/5xx retry with Retry-After), with a hint for the failures a
 // person can fix.

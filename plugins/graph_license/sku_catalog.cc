@@ -30,6 +30,23 @@ std::string DescribeSkus(const std::vector<SubscribedSku>& skus) {
   return out.empty() ? "none" : out;
 }
 
+std::optional<std::vector<SubscribedSku>> ParseSubscribedSkus(std::string_view body) {
+  const std::optional<json> object = plugins::ParseObject(body);
+  const json value = object.has_value() ? object->value("value", json()) : json();
+  if (!value.is_array()) return std::nullopt;
+  std::vector<SubscribedSku> skus;
+  for (const json& item : value) {
+    SubscribedSku sku;
+    sku.sku_id = plugins::StringAt(item, "skuId");
+    sku.sku_part_number = plugins::StringAt(item, "skuPartNumber");
+    sku.consumed = IntAt(item, "consumedUnits");
+    sku.enabled = IntAt(plugins::ObjectAt(item, "prepaidUnits"), "enabled");
+    sku.capability_status = plugins::StringAt(item, "capabilityStatus");
+    if (!sku.sku_id.empty()) skus.push_back(std::move(sku));
+  }
+  return skus;
+}
+
 std::optional<sdk::StepResult> SkuCatalog::Load(plugins::GraphClient& graph, int64_t now_ms,
                                                 bool refresh, Snapshot* out) {
   if (!refresh) {
@@ -43,27 +60,16 @@ std::optional<sdk::StepResult> SkuCatalog::Load(plugins::GraphClient& graph, int
   const sdk::HttpResponse r = graph.Get(
       "/subscribedSkus?$select=skuId,skuPartNumber,consumedUnits,prepaidUnits,capabilityStatus");
   if (r.status != 200) return plugins::GraphFailure(r, "GET /subscribedSkus");
-  const std::optional<json> body = plugins::ParseObject(r.body);
-  const json value = body.has_value() ? body->value("value", json()) : json();
-  if (!value.is_array()) {
+  std::optional<std::vector<SubscribedSku>> skus = ParseSubscribedSkus(r.body);
+  if (!skus.has_value()) {
     return sdk::StepResult::Retry("GET /subscribedSkus answered 200 without a value array");
-  }
-  std::vector<SubscribedSku> skus;
-  for (const json& item : value) {
-    SubscribedSku sku;
-    sku.sku_id = plugins::StringAt(item, "skuId");
-    sku.sku_part_number = plugins::StringAt(item, "skuPartNumber");
-    sku.consumed = IntAt(item, "consumedUnits");
-    sku.enabled = IntAt(plugins::ObjectAt(item, "prepaidUnits"), "enabled");
-    sku.capability_status = plugins::StringAt(item, "capabilityStatus");
-    if (!sku.sku_id.empty()) skus.push_back(std::move(sku));
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
-    skus_ = skus;
+    skus_ = *skus;
     fetched_ms_ = now_ms;
   }
-  out->skus = std::move(skus);
+  out->skus = std::move(*skus);
   out->fetched = true;
   return std::nullopt;
 }

@@ -37,6 +37,10 @@ const SubscribedSku* FindSku(const std::vector<SubscribedSku>& skus, std::string
 // "A (id), B (id)", or "none".
 std::string DescribeSkus(const std::vector<SubscribedSku>& skus);
 
+// The SKUs of a GET /subscribedSkus answer's `value` array (items without a
+// skuId are left out); nullopt when the body has no such array. Never throws.
+std::optional<std::vector<SubscribedSku>> ParseSubscribedSkus(std::string_view body);
+
 class SkuCatalog {
  public:
   explicit SkuCatalog(int64_t max_age_ms) : max_age_ms_(max_age_ms) {}

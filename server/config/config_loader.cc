@@ -1,5 +1,6 @@
 #include "server/config/config_loader.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -1166,6 +1168,47 @@ fs::path AbsolutePath(const std::string& p) {
   return path;
 }
 
+// The number of YAML documents in `text`, as YAML::LoadAll would count them
+// but without its endless loop: after some malformed input (`"x",1`, a lone
+// ",") yaml-cpp 0.7 hands out empty documents for ever, and LoadAll collects
+// them until memory runs out (jbeder/yaml-cpp#1040; found by
+// tests/fuzz/config_loader_fuzzer.cc). As upstream's fix does, an empty
+// document after the first ends the count. Throws YAML::Exception.
+size_t CountDocuments(const std::string& text) {
+  class ContentSeen : public YAML::EventHandler {
+   public:
+    bool seen = false;
+    void OnDocumentStart(const YAML::Mark&) override {}
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override { seen = true; }
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  const std::string&) override {
+      seen = true;
+    }
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {
+      seen = true;
+    }
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {
+      seen = true;
+    }
+    void OnMapEnd() override {}
+  };
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  ContentSeen content;
+  size_t count = 0;
+  while (parser.HandleNextDocument(content)) {
+    if (count > 0 && !content.seen) break;
+    ++count;
+    content.seen = false;
+  }
+  return count;
+}
+
 }  // namespace
 
 absl::StatusOr<Config> ParseConfig(absl::string_view yaml_text, const std::string& source_name,
@@ -1177,27 +1220,30 @@ absl::StatusOr<Config> ParseConfig(absl::string_view yaml_text, const std::strin
   config.base_dir = base.string();
 
   // yaml-cpp reports through exceptions; they stop here.
-  std::vector<YAML::Node> documents;
+  size_t documents = 0;
+  YAML::Node document;
   try {
-    documents = YAML::LoadAll(absl::StrCat(yaml_text));
+    const std::string text(yaml_text);
+    documents = CountDocuments(text);
+    if (documents == 1) document = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     errors.Add(e.mark, "", absl::StrCat("YAML syntax error: ", e.msg));
     return errors.ToStatus();
   }
-  if (documents.size() > 1) {
+  if (documents > 1) {
     errors.Add(YAML::Mark::null_mark(), "",
-               absl::StrCat("expected one YAML document, found ", documents.size(),
+               absl::StrCat("expected one YAML document, found ", documents,
                             " (remove the extra \"---\")"));
     return errors.ToStatus();
   }
-  if (documents.empty() || documents[0].IsNull()) {
+  if (documents == 0 || document.IsNull()) {
     errors.Add(YAML::Mark::null_mark(), "",
                "the configuration is empty; expected a map with keys server, store, engine, "
                "http and tenants");
     return errors.ToStatus();
   }
   try {
-    Loader(&errors, base).Load(documents[0], &config);
+    Loader(&errors, base).Load(document, &config);
   } catch (const YAML::Exception& e) {
     errors.Add(e.mark, "", absl::StrCat("unexpected YAML error: ", e.msg));
   } catch (const std::exception& e) {

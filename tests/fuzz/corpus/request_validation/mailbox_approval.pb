@@ -1,0 +1,3 @@
+
+contoso%
+ada@fabrikam.comAdaLovelace*FR(0

@@ -1,0 +1,6 @@
+
+contoso+
+ada..lovelace@-fabrikam.comLovelace*UK$
+Salesperson
+salesperson
+ Support"	has space

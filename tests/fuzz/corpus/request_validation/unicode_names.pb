@@ -1,0 +1,4 @@
+
+contosoE
+sean.obrien@fabrikam.ieSeán	Ó Briain"Seán Ó Briain 🍀*IE
+VertriebFáilte!	Welcome.

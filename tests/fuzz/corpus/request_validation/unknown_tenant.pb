@@ -1,0 +1,3 @@
+
+fabrikam%
+ada@fabrikam.comAdaLovelace*DE

@@ -1,0 +1,3 @@
+
+contoso&
+grace@contoso.comGraceHopper*US
