@@ -35,8 +35,19 @@ constexpr char kMainFooter[] = R"(Examples:
   guestflow doctor contoso
   guestflow calls 7f3c2a                    (or: guestflow calls tenants/contoso)
 
+Connection and credentials (docs/security.md):
+  --plaintext            no TLS: for a guestflowd with server.plaintext (loopback)
+  --tls-ca FILE          the CAs of the server's certificate (default: the system's)
+  --tls-server-name NAME the name the server's certificate carries (default: the host)
+  --tls-cert FILE --tls-key FILE   a client certificate, for callers known by one
+  --token-file FILE      the caller's bearer token (a file only you may read)
+
 Environment:
-  GUESTFLOW_SERVER  the default of --server (127.0.0.1:50051 when unset)
+  GUESTFLOW_SERVER      the default of --server (127.0.0.1:50051 when unset)
+  GUESTFLOW_PLAINTEXT   1 or true: the default of --plaintext
+  GUESTFLOW_TLS_CA, GUESTFLOW_TLS_SERVER_NAME, GUESTFLOW_TLS_CERT, GUESTFLOW_TLS_KEY,
+  GUESTFLOW_TOKEN_FILE  the defaults of the flags above
+  GUESTFLOW_TOKEN       the token itself, when no token file is given
 
 Exit codes:
   0   success
@@ -162,7 +173,8 @@ CLI::App* AddVerb(CLI::App& app, const std::string& name, const std::string& des
   CLI::App* verb = app.add_subcommand(name, description);
   verb->footer(footer +
                "\n\nGlobal options, before or after the verb: --server HOST:PORT, --json, "
-               "--timeout DURATION\n(see guestflow --help, which also lists the exit codes).");
+               "--timeout DURATION, --plaintext, --tls-*, --token-file FILE\n(see guestflow "
+               "--help, which also lists the exit codes).");
   return verb;
 }
 
@@ -173,6 +185,17 @@ ParseOutcome ParseCommandLine(int argc, const char* const* argv, std::ostream& o
   CommandLine line;
   const char* env_server = std::getenv("GUESTFLOW_SERVER");
   line.global.server = (env_server != nullptr && *env_server != '\0') ? env_server : kDefaultServer;
+  const auto env = [](const char* name) {
+    const char* value = std::getenv(name);
+    return value != nullptr ? std::string(value) : std::string();
+  };
+  const std::string env_plaintext = env("GUESTFLOW_PLAINTEXT");
+  line.global.plaintext = env_plaintext == "1" || env_plaintext == "true";
+  line.global.tls_ca = env("GUESTFLOW_TLS_CA");
+  line.global.tls_server_name = env("GUESTFLOW_TLS_SERVER_NAME");
+  line.global.tls_cert = env("GUESTFLOW_TLS_CERT");
+  line.global.tls_key = env("GUESTFLOW_TLS_KEY");
+  line.global.token_file = env("GUESTFLOW_TOKEN_FILE");
 
   CLI::App app("guestflow: onboard B2B guest users into Dynamics 365 through guestflowd.",
                "guestflow");
@@ -188,6 +211,24 @@ ParseOutcome ParseCommandLine(int argc, const char* const* argv, std::ostream& o
       ->check(NotBlank());
   app.add_flag("--json", line.global.json,
                "Print the response message(s) as JSON, one object per line");
+  app.add_flag("--plaintext", line.global.plaintext,
+               "No TLS (a guestflowd with server.plaintext, on loopback); default: "
+               "$GUESTFLOW_PLAINTEXT");
+  app.add_option("--tls-ca", line.global.tls_ca,
+                 "PEM file of the CAs that sign the server's certificate (default: "
+                 "$GUESTFLOW_TLS_CA, else the system's)")
+      ->type_name("FILE");
+  app.add_option("--tls-server-name", line.global.tls_server_name,
+                 "The name the server's certificate must carry (default: the host of --server)")
+      ->type_name("NAME");
+  app.add_option("--tls-cert", line.global.tls_cert,
+                 "PEM client certificate, for a caller known by certificate")
+      ->type_name("FILE");
+  app.add_option("--tls-key", line.global.tls_key, "PEM key of --tls-cert")->type_name("FILE");
+  app.add_option("--token-file", line.global.token_file,
+                 "File holding the caller's bearer token (default: $GUESTFLOW_TOKEN_FILE, else "
+                 "the token in $GUESTFLOW_TOKEN)")
+      ->type_name("FILE");
   std::string timeout_text = "30s";
   CLI::Option* timeout_option =
       app.add_option("--timeout", timeout_text,

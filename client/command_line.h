@@ -39,6 +39,16 @@ struct GlobalOptions {
   // `onboard --wait`, which otherwise follow an onboarding for as long as it
   // takes.
   bool timeout_given = false;
+  // The transport: TLS unless --plaintext ($GUESTFLOW_PLAINTEXT=1). --tls-ca,
+  // --tls-server-name, --tls-cert, --tls-key (else $GUESTFLOW_TLS_CA, ...).
+  bool plaintext = false;
+  std::string tls_ca;
+  std::string tls_server_name;
+  std::string tls_cert;
+  std::string tls_key;
+  // The caller's token: --token-file, else $GUESTFLOW_TOKEN_FILE, else the
+  // token itself in $GUESTFLOW_TOKEN (never a flag: `ps` would show it).
+  std::string token_file;
 };
 
 // The per-guest options shared by `onboard` and `import`. Unset optionals

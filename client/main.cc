@@ -2,8 +2,12 @@
 // parsed command line into a CommandContext and dispatches on the verb.
 #include <unistd.h>
 
+#include <cstdlib>
 #include <iostream>
+#include <memory>
+#include <utility>
 
+#include "absl/strings/strip.h"
 #include "client/admin_commands.h"
 #include "client/batch_commands.h"
 #include "client/command_context.h"
@@ -15,10 +19,29 @@
 namespace guestflow::cli {
 namespace {
 
-CommandContext MakeContext(const GlobalOptions& global) {
+// The channel, with the caller's credentials.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenChannel(const GlobalOptions& global) {
+  ConnectionOptions options;
+  options.server = global.server;
+  options.plaintext = global.plaintext;
+  options.ca_file = global.tls_ca;
+  options.server_name = global.tls_server_name;
+  options.cert_file = global.tls_cert;
+  options.key_file = global.tls_key;
+  if (!global.token_file.empty()) {
+    absl::StatusOr<std::string> token = ReadTokenFile(global.token_file);
+    if (!token.ok()) return token.status();
+    options.token = *std::move(token);
+  } else if (const char* token = std::getenv("GUESTFLOW_TOKEN"); token != nullptr) {
+    options.token = std::string(absl::StripAsciiWhitespace(token));
+  }
+  return Connect(options);
+}
+
+CommandContext MakeContext(const GlobalOptions& global, std::shared_ptr<grpc::Channel> channel) {
   CommandContext ctx;
   ctx.server = global.server;
-  ctx.channel = Connect(global.server);
+  ctx.channel = std::move(channel);
   ctx.json = global.json;
   ctx.terminal = isatty(STDOUT_FILENO) == 1;
   const absl::Duration timeout =
@@ -29,7 +52,12 @@ CommandContext MakeContext(const GlobalOptions& global) {
 }
 
 int Dispatch(const CommandLine& line) {
-  const CommandContext ctx = MakeContext(line.global);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = OpenChannel(line.global);
+  if (!channel.ok()) {
+    std::cerr << "error: " << channel.status().message() << "\n";
+    return kExitError;
+  }
+  const CommandContext ctx = MakeContext(line.global, *std::move(channel));
   switch (line.verb) {
     case Verb::kOnboard:
       return RunOnboard(ctx, line.onboard);

@@ -1,12 +1,16 @@
 // guestflowd: parses flags into ServerOptions and runs the server until
-// SIGTERM or SIGINT; SIGHUP reloads the configuration.
+// SIGTERM or SIGINT; SIGHUP reloads the configuration. Two subcommands make
+// callers' tokens: `new-token` and `hash-token` (docs/security.md).
 #include <signal.h>
 
 #include <cstdio>
+#include <iostream>
 #include <string>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "server/auth/caller_token.h"
 #include "server/common/logging.h"
 #include "server/common/process_hardening.h"
 #include "server/server.h"
@@ -20,6 +24,44 @@ guestflow::LogLevel ParseLevel(const std::string& s) {
   return guestflow::LogLevel::kInfo;
 }
 
+// `new-token`: a fresh token and its hash; `hash-token`: the hash of the
+// token on standard input (never an argument: it would show in `ps`).
+int RunTokenCommand(bool make_new) {
+  std::string token;
+  if (make_new) {
+    absl::StatusOr<std::string> made = guestflow::NewCallerToken();
+    if (!made.ok()) {
+      std::fprintf(stderr, "guestflowd: %s\n", std::string(made.status().message()).c_str());
+      return 1;
+    }
+    token = *made;
+  } else {
+    std::getline(std::cin, token);
+    token = std::string(absl::StripAsciiWhitespace(token));
+    if (token.empty() || token.size() > guestflow::kMaxCallerTokenBytes) {
+      std::fprintf(stderr,
+                   "guestflowd: hash-token reads one token (1 to %zu bytes) on standard input\n",
+                   guestflow::kMaxCallerTokenBytes);
+      return 2;
+    }
+  }
+  absl::StatusOr<std::string> hash = guestflow::HashCallerToken(token);
+  if (!hash.ok()) {
+    std::fprintf(stderr, "guestflowd: %s\n", std::string(hash.status().message()).c_str());
+    return 1;
+  }
+  if (make_new) {
+    std::printf("token:      %s\n", token.c_str());
+    std::printf("token_hash: %s\n", hash->c_str());
+    std::fprintf(stderr,
+                 "Give the token to the caller (it is shown only now) and put token_hash in "
+                 "its callers entry.\n");
+  } else {
+    std::printf("%s\n", hash->c_str());
+  }
+  return 0;
+}
+
 }  // namespace
 
 // CLI11 throws only for mistakes in the option set-up below.
@@ -28,7 +70,12 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   std::string log_format = "text";
   std::string log_level = "info";
   CLI::App app{"guestflowd: onboards B2B guests into Dynamics 365 through plugins"};
-  app.add_option("--config", options.config_path, "YAML configuration file")->required();
+  app.add_option("--config", options.config_path, "YAML configuration file");
+  CLI::App* new_token =
+      app.add_subcommand("new-token", "print a new caller token and its token_hash");
+  CLI::App* hash_token = app.add_subcommand(
+      "hash-token", "print the token_hash of the token read from standard input");
+  app.require_subcommand(0, 1);
   app.add_option("--listen", options.listen_override,
                  "HOST:PORT to listen on (overrides server.listen; port 0 picks one)");
   app.add_option("--port-file", options.port_file,
@@ -38,6 +85,11 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   app.add_option("--log-level", log_level, "debug, info, warn or error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
   CLI11_PARSE(app, argc, argv);
+  if (new_token->parsed() || hash_token->parsed()) return RunTokenCommand(new_token->parsed());
+  if (options.config_path.empty()) {
+    std::fprintf(stderr, "guestflowd: --config is required\n%s", app.help().c_str());
+    return 2;
+  }
   guestflow::InitLogging(ParseLevel(log_level), log_format);
   // Before any secret is read: a core dump or a ptrace would show them.
   if (absl::Status hardened = guestflow::HardenProcess(); !hardened.ok()) {

@@ -18,6 +18,7 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 #include "server/api/batch_service.h"
+#include "server/api/server_credentials.h"
 #include "server/common/logging.h"
 #include "server/common/status_macros.h"
 #include "server/config/config_loader.h"
@@ -65,6 +66,8 @@ absl::StatusOr<std::unique_ptr<GuestflowServer>> GuestflowServer::Create(
   s->options_ = options;
   GF_ASSIGN_OR_RETURN(Config config, LoadConfigFile(options.config_path));
   if (!options.listen_override.empty()) config.server.listen = options.listen_override;
+  GF_RETURN_IF_ERROR(CheckServable(config));
+  GF_ASSIGN_OR_RETURN(s->credentials_, MakeServerCredentials(config.server));
   auto shared_config = std::make_shared<const Config>(std::move(config));
 
   GF_RETURN_IF_ERROR(s->OpenStores(shared_config->store));
@@ -113,11 +116,14 @@ absl::StatusOr<std::unique_ptr<GuestflowServer>> GuestflowServer::Create(
                         }));
   }
   s->api_pool_ = std::make_unique<WorkerPool>("api", kApiThreads, kApiQueue);
-  s->onboarding_service_ =
-      std::make_unique<OnboardingServiceImpl>(s->engine_.get(), s->api_pool_.get());
-  s->admin_service_ = std::make_unique<AdminServiceImpl>(s.get(), s->api_pool_.get());
-  s->batch_service_ = std::make_unique<BatchServiceImpl>(s->engine_.get(), s->batch_store_.get(),
-                                                         s->clock_, s->api_pool_.get());
+  LiveConfig* live = s->live_.get();
+  s->access_ = std::make_unique<Access>([live] { return live->config(); });
+  s->onboarding_service_ = std::make_unique<OnboardingServiceImpl>(
+      s->engine_.get(), s->api_pool_.get(), s->access_.get());
+  s->admin_service_ =
+      std::make_unique<AdminServiceImpl>(s.get(), s->api_pool_.get(), s->access_.get());
+  s->batch_service_ = std::make_unique<BatchServiceImpl>(
+      s->engine_.get(), s->batch_store_.get(), s->clock_, s->api_pool_.get(), s->access_.get());
   return s;
 }
 
@@ -210,7 +216,7 @@ absl::Status GuestflowServer::Start() {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port_);
+  builder.AddListeningPort(listen, credentials_, &port_);
   builder.SetMaxReceiveMessageSize(kMaxReceiveBytes);
   builder.RegisterService(onboarding_service_.get());
   builder.RegisterService(admin_service_.get());
@@ -230,7 +236,17 @@ absl::Status GuestflowServer::Start() {
   health->SetServingStatus(true);
   if (!options_.port_file.empty()) GF_RETURN_IF_ERROR(WritePortFile(options_.port_file, port_));
   const std::string host = listen.substr(0, listen.rfind(':'));
-  LogInfo(absl::StrCat("guestflowd listening on ", host, ":", port_),
+  const ServerConfig& server = live_->config()->server;
+  if (server.plaintext) {
+    LogWarn(absl::StrCat("serving plain text (server.plaintext: true) on ", host, ":", port_,
+                         ": callers' tokens cross the wire unencrypted; configure server.tls "
+                         "for anything but local development"));
+  }
+  LogInfo(absl::StrCat("guestflowd listening on ", host, ":", port_,
+                       server.tls.has_value() ? (server.tls->client_ca_file.empty()
+                                                     ? " (TLS)"
+                                                     : " (TLS, client certificates verified)")
+                                              : " (plain text)"),
           absl::StrCat("config=", options_.config_path, " store=",
                        live_->config()->store.postgres.has_value() ? "postgres" : "sqlite",
                        " lease_owner=", lease_owner_));
@@ -301,7 +317,25 @@ absl::StatusOr<ReloadSummary> GuestflowServer::Reload() {
     return absl::InvalidArgumentError(
         absl::StrCat("configuration not reloaded: ", loaded.status().message()));
   }
-  loaded->server.listen = old->server.listen;  // the socket stays as it is
+  // The socket stays as it is; so does its transport (the certificate files
+  // themselves are re-read without a reload).
+  if (loaded->server.tls.has_value() != old->server.tls.has_value() ||
+      loaded->server.plaintext != old->server.plaintext ||
+      (loaded->server.tls.has_value() &&
+       (loaded->server.tls->cert_file != old->server.tls->cert_file ||
+        loaded->server.tls->key_file != old->server.tls->key_file ||
+        loaded->server.tls->client_ca_file != old->server.tls->client_ca_file ||
+        loaded->server.tls->require_client_cert != old->server.tls->require_client_cert ||
+        loaded->server.tls->reload_interval != old->server.tls->reload_interval))) {
+    LogWarn("server.tls or server.plaintext changed; it takes effect at the next start");
+  }
+  loaded->server.listen = old->server.listen;
+  loaded->server.tls = old->server.tls;
+  loaded->server.plaintext = old->server.plaintext;
+  if (absl::Status servable = CheckServable(*loaded); !servable.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("configuration not reloaded: ", servable.message()));
+  }
   if (loaded->store.sqlite_path != old->store.sqlite_path ||
       loaded->store.postgres.has_value() != old->store.postgres.has_value() ||
       (loaded->store.postgres.has_value() &&

@@ -9,7 +9,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
+#include "server/api/access.h"
 #include "server/api/admin_backend.h"
 #include "server/api/admin_service.h"
 #include "server/api/onboarding_service.h"
@@ -78,6 +80,8 @@ class GuestflowServer : public AdminBackend {
   std::unique_ptr<ChangeFeed> feed_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<Engine> engine_;
+  std::shared_ptr<grpc::ServerCredentials> credentials_;
+  std::unique_ptr<Access> access_;
   std::unique_ptr<WorkerPool> api_pool_;
   std::unique_ptr<OnboardingServiceImpl> onboarding_service_;
   std::unique_ptr<AdminServiceImpl> admin_service_;

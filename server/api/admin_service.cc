@@ -10,8 +10,10 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListTenants(grpc::CallbackServerCont
                                                         const v1::ListTenantsRequest* request,
                                                         v1::ListTenantsResponse* response) {
   auto* reactor = context->DefaultReactor();
-  RunAndFinish(pool_, context, reactor, [this, response]() -> absl::Status {
+  RunAndFinish(pool_, context, reactor, [this, context, response]() -> absl::Status {
+    GF_ASSIGN_OR_RETURN(Caller caller, access_->Admit(*context, CallerRole::kAdmin, "ListTenants"));
     for (const TenantConfig& t : backend_->Tenants()) {
+      if (!caller.MayUse(t.id)) continue;
       v1::Tenant* out = response->add_tenants();
       out->set_id(t.id);
       out->set_display_name(t.display_name);
@@ -34,7 +36,8 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListPlugins(grpc::CallbackServerCont
                                                         const v1::ListPluginsRequest* request,
                                                         v1::ListPluginsResponse* response) {
   auto* reactor = context->DefaultReactor();
-  RunAndFinish(pool_, context, reactor, [this, response]() -> absl::Status {
+  RunAndFinish(pool_, context, reactor, [this, context, response]() -> absl::Status {
+    GF_ASSIGN_OR_RETURN(Caller caller, access_->Admit(*context, CallerRole::kAdmin, "ListPlugins"));
     for (const PluginSummary& p : backend_->Plugins()) {
       v1::Plugin* out = response->add_plugins();
       out->set_name(p.name);
@@ -42,7 +45,9 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListPlugins(grpc::CallbackServerCont
       out->set_version(p.version);
       out->set_abi_version(p.abi_version);
       out->set_file(p.file);
-      for (const std::string& t : p.tenants) out->add_tenants(t);
+      for (const std::string& t : p.tenants) {
+        if (caller.MayUse(t)) out->add_tenants(t);
+      }
     }
     return absl::OkStatus();
   });
@@ -53,8 +58,10 @@ grpc::ServerUnaryReactor* AdminServiceImpl::CheckTenant(grpc::CallbackServerCont
                                                         const v1::CheckTenantRequest* request,
                                                         v1::CheckTenantResponse* response) {
   auto* reactor = context->DefaultReactor();
-  RunAndFinish(pool_, context, reactor, [this, request, response]() -> absl::Status {
+  RunAndFinish(pool_, context, reactor, [this, context, request, response]() -> absl::Status {
+    GF_ASSIGN_OR_RETURN(Caller caller, access_->Admit(*context, CallerRole::kAdmin, "CheckTenant"));
     if (request->tenant().empty()) return absl::InvalidArgumentError("tenant: required");
+    if (!caller.MayUse(request->tenant())) return TenantNotFound(caller, request->tenant());
     GF_ASSIGN_OR_RETURN(std::vector<TenantCheckResult> checks,
                         backend_->CheckTenant(request->tenant()));
     bool all_ok = true;
@@ -75,9 +82,13 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ReloadConfig(grpc::CallbackServerCon
                                                          const v1::ReloadConfigRequest* request,
                                                          v1::ReloadConfigResponse* response) {
   auto* reactor = context->DefaultReactor();
-  RunAndFinish(pool_, context, reactor, [this, response]() -> absl::Status {
+  RunAndFinish(pool_, context, reactor, [this, context, response]() -> absl::Status {
+    GF_ASSIGN_OR_RETURN(Caller caller,
+                        access_->Admit(*context, CallerRole::kAdmin, "ReloadConfig"));
     GF_ASSIGN_OR_RETURN(ReloadSummary summary, backend_->Reload());
-    for (const std::string& t : summary.tenants) response->add_tenants(t);
+    for (const std::string& t : summary.tenants) {
+      if (caller.MayUse(t)) response->add_tenants(t);
+    }
     for (const std::string& p : summary.plugins) response->add_plugins(p);
     return absl::OkStatus();
   });

@@ -2,15 +2,21 @@
 #pragma once
 
 #include "guestflow/v1/admin_service.grpc.pb.h"
+#include "server/api/access.h"
 #include "server/api/admin_backend.h"
 #include "server/engine/worker_pool.h"
 
 namespace guestflow {
 
-// Thread-safe. Borrows the backend and the pool.
+// Every RPC needs the admin role (access.h). ListTenants and CheckTenant see
+// only the caller's tenants (another is NOT_FOUND, as an unknown one), and
+// ListPlugins names only those among a plugin's users.
+//
+// Thread-safe. Borrows the backend, the pool and the access checks.
 class AdminServiceImpl final : public v1::AdminService::CallbackService {
  public:
-  AdminServiceImpl(AdminBackend* backend, WorkerPool* pool) : backend_(backend), pool_(pool) {}
+  AdminServiceImpl(AdminBackend* backend, WorkerPool* pool, const Access* access)
+      : backend_(backend), pool_(pool), access_(access) {}
 
   grpc::ServerUnaryReactor* ListTenants(grpc::CallbackServerContext* context,
                                         const v1::ListTenantsRequest* request,
@@ -28,6 +34,7 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
  private:
   AdminBackend* const backend_;
   WorkerPool* const pool_;
+  const Access* const access_;
 };
 
 }  // namespace guestflow

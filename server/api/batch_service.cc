@@ -22,6 +22,12 @@ namespace {
 constexpr int kDefaultPageSize = 100;
 constexpr int kMaxPageSize = 1000;
 
+// What the batch stores answer for an id they do not hold, word for word:
+// the answer for another tenant's batch too.
+absl::Status BatchNotFound(absl::string_view id) {
+  return absl::NotFoundError(absl::StrCat("batch ", id, " not found"));
+}
+
 google::protobuf::Timestamp ToTimestamp(absl::Time t) {
   return google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t));
 }
@@ -40,11 +46,12 @@ void ToProto(const BatchItemRecord& in, v1::BatchItem* out) {
 class CreateBatchReactor : public grpc::ServerReadReactor<v1::CreateBatchRequest> {
  public:
   CreateBatchReactor(Engine* engine, BatchStore* batches, Clock* clock, WorkerPool* pool,
-                     grpc::CallbackServerContext* context, v1::Batch* response)
+                     Caller caller, grpc::CallbackServerContext* context, v1::Batch* response)
       : engine_(engine),
         batches_(batches),
         clock_(clock),
         pool_(pool),
+        caller_(std::move(caller)),
         context_(context),
         response_(response) {
     StartRead(&message_);
@@ -75,13 +82,19 @@ class CreateBatchReactor : public grpc::ServerReadReactor<v1::CreateBatchRequest
             "the first CreateBatch message must carry the header (tenant, request_id)");
       }
       const v1::BatchHeader& h = message_.header();
+      if (!h.tenant().empty() && !caller_.MayUse(h.tenant())) {
+        return TenantNotFound(caller_, h.tenant());
+      }
       BatchHeader header;
       header.tenant = h.tenant();
       header.request_id = h.request_id();
       header.validate_only = h.validate_only();
       header.options = FromProto(h.options());
       header.usage_location = h.usage_location();
-      header.requested_by = context_->peer();
+      header.requested_by = caller_.name;
+      header.check_tenant = [caller = caller_](absl::string_view tenant) {
+        return caller.MayUse(tenant) ? absl::OkStatus() : TenantNotFound(caller, tenant);
+      };
       GF_ASSIGN_OR_RETURN(import_, BatchImport::Begin(engine_, batches_, clock_, header));
       return absl::OkStatus();
     }
@@ -101,7 +114,7 @@ class CreateBatchReactor : public grpc::ServerReadReactor<v1::CreateBatchRequest
       response_->set_rows_invalid(result.rows_invalid);
       response_->set_input_complete(true);
     } else {
-      GF_RETURN_IF_ERROR(FillBatch(batches_, clock_, result.batch.id, response_));
+      GF_RETURN_IF_ERROR(FillBatch(batches_, clock_, caller_, result.batch.id, response_));
     }
     for (const BatchItemRecord& item : result.rejected) ToProto(item, response_->add_rejected());
     return absl::OkStatus();
@@ -111,6 +124,7 @@ class CreateBatchReactor : public grpc::ServerReadReactor<v1::CreateBatchRequest
   BatchStore* const batches_;
   Clock* const clock_;
   WorkerPool* const pool_;
+  const Caller caller_;
   grpc::CallbackServerContext* const context_;
   v1::Batch* const response_;
   v1::CreateBatchRequest message_;
@@ -125,8 +139,13 @@ class CreateBatchReactor : public grpc::ServerReadReactor<v1::CreateBatchRequest
 class WatchBatchReactor : public grpc::ServerWriteReactor<v1::Batch> {
  public:
   WatchBatchReactor(Engine* engine, BatchStore* batches, Clock* clock, WorkerPool* pool,
-                    std::string id)
-      : engine_(engine), batches_(batches), clock_(clock), pool_(pool), id_(std::move(id)) {
+                    Caller caller, std::string id)
+      : engine_(engine),
+        batches_(batches),
+        clock_(clock),
+        pool_(pool),
+        caller_(std::move(caller)),
+        id_(std::move(id)) {
     token_ = engine_->feed()->Subscribe(BatchFeedKey(id_), [this] { Poke(); });
     Poke();
   }
@@ -203,7 +222,7 @@ class WatchBatchReactor : public grpc::ServerWriteReactor<v1::Batch> {
 
   void Fetch() {
     v1::Batch snapshot;
-    const absl::Status status = FillBatch(batches_, clock_, id_, &snapshot);
+    const absl::Status status = FillBatch(batches_, clock_, caller_, id_, &snapshot);
     std::optional<grpc::Status> finish;
     bool write = false;
     {
@@ -238,6 +257,7 @@ class WatchBatchReactor : public grpc::ServerWriteReactor<v1::Batch> {
   BatchStore* const batches_;
   Clock* const clock_;
   WorkerPool* const pool_;
+  const Caller caller_;
   const std::string id_;
   int64_t token_ = 0;
   std::atomic<int> refs_{1};  // gRPC's (released in OnDone) + one per fetch
@@ -254,8 +274,10 @@ class WatchBatchReactor : public grpc::ServerWriteReactor<v1::Batch> {
 
 }  // namespace
 
-absl::Status FillBatch(BatchStore* batches, Clock* clock, absl::string_view id, v1::Batch* out) {
+absl::Status FillBatch(BatchStore* batches, Clock* clock, const Caller& caller,
+                       absl::string_view id, v1::Batch* out) {
   GF_ASSIGN_OR_RETURN(BatchRecord batch, batches->GetBatch(id));
+  if (!caller.MayUse(batch.tenant)) return BatchNotFound(id);
   GF_ASSIGN_OR_RETURN(BatchSummary summary, batches->Summarize(id));
   out->set_name(absl::StrCat("batches/", batch.id));
   out->set_tenant(batch.tenant);
@@ -284,35 +306,48 @@ absl::Status FillBatch(BatchStore* batches, Clock* clock, absl::string_view id, 
 
 grpc::ServerReadReactor<v1::CreateBatchRequest>* BatchServiceImpl::CreateBatch(
     grpc::CallbackServerContext* context, v1::Batch* response) {
-  return new CreateBatchReactor(engine_, batches_, clock_, pool_, context, response);
+  absl::StatusOr<Caller> caller = access_->Admit(*context, CallerRole::kOperator, "CreateBatch");
+  if (!caller.ok()) {
+    return new RefusedReadReactor<v1::CreateBatchRequest>(ToGrpcStatus(caller.status()));
+  }
+  return new CreateBatchReactor(engine_, batches_, clock_, pool_, *std::move(caller), context,
+                                response);
 }
 
 grpc::ServerUnaryReactor* BatchServiceImpl::GetBatch(grpc::CallbackServerContext* context,
                                                      const v1::GetBatchRequest* request,
                                                      v1::Batch* response) {
   auto* reactor = context->DefaultReactor();
-  RunAndFinish(pool_, context, reactor, [this, request, response]() -> absl::Status {
+  RunAndFinish(pool_, context, reactor, [this, context, request, response]() -> absl::Status {
+    GF_ASSIGN_OR_RETURN(Caller caller, access_->Admit(*context, CallerRole::kReader, "GetBatch"));
     GF_ASSIGN_OR_RETURN(std::string id, ParseBatchName(request->name(), "name"));
-    return FillBatch(batches_, clock_, id, response);
+    return FillBatch(batches_, clock_, caller, id, response);
   });
   return reactor;
 }
 
 grpc::ServerWriteReactor<v1::Batch>* BatchServiceImpl::WatchBatch(
     grpc::CallbackServerContext* context, const v1::WatchBatchRequest* request) {
+  absl::StatusOr<Caller> caller = access_->Admit(*context, CallerRole::kReader, "WatchBatch");
+  if (!caller.ok()) return new RefusedWriteReactor<v1::Batch>(ToGrpcStatus(caller.status()));
   absl::StatusOr<std::string> id = ParseBatchName(request->name(), "name");
   if (!id.ok()) {
     return new RefusedWriteReactor<v1::Batch>(ToGrpcStatus(id.status()));
   }
-  return new WatchBatchReactor(engine_, batches_, clock_, pool_, *std::move(id));
+  return new WatchBatchReactor(engine_, batches_, clock_, pool_, *std::move(caller),
+                               *std::move(id));
 }
 
 grpc::ServerUnaryReactor* BatchServiceImpl::ListBatchItems(grpc::CallbackServerContext* context,
                                                            const v1::ListBatchItemsRequest* request,
                                                            v1::ListBatchItemsResponse* response) {
   auto* reactor = context->DefaultReactor();
-  RunAndFinish(pool_, context, reactor, [this, request, response]() -> absl::Status {
+  RunAndFinish(pool_, context, reactor, [this, context, request, response]() -> absl::Status {
+    GF_ASSIGN_OR_RETURN(Caller caller,
+                        access_->Admit(*context, CallerRole::kReader, "ListBatchItems"));
     GF_ASSIGN_OR_RETURN(std::string id, ParseBatchName(request->parent(), "parent"));
+    GF_ASSIGN_OR_RETURN(BatchRecord batch, batches_->GetBatch(id));
+    if (!caller.MayUse(batch.tenant)) return BatchNotFound(id);
     BatchItemQuery query;
     query.batch_id = id;
     query.state = FromProto(request->state());

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "guestflow/v1/batch_service.grpc.pb.h"
+#include "server/api/access.h"
 #include "server/common/clock.h"
 #include "server/engine/engine.h"
 #include "server/engine/worker_pool.h"
@@ -15,11 +16,17 @@
 
 namespace guestflow {
 
+// Access (access.h): operators import, readers get, watch and list items. A
+// batch belongs to the tenant of its header: a caller not granted it gets
+// NOT_FOUND, as for a batch that does not exist. An import's rows may name
+// only tenants its caller is granted; another tenant is that row's error.
+//
 // Thread-safe. Borrows everything, which must outlive the gRPC server.
 class BatchServiceImpl final : public v1::BatchService::CallbackService {
  public:
-  BatchServiceImpl(Engine* engine, BatchStore* batches, Clock* clock, WorkerPool* pool)
-      : engine_(engine), batches_(batches), clock_(clock), pool_(pool) {}
+  BatchServiceImpl(Engine* engine, BatchStore* batches, Clock* clock, WorkerPool* pool,
+                   const Access* access)
+      : engine_(engine), batches_(batches), clock_(clock), pool_(pool), access_(access) {}
 
   grpc::ServerReadReactor<v1::CreateBatchRequest>* CreateBatch(grpc::CallbackServerContext* context,
                                                                v1::Batch* response) override;
@@ -37,9 +44,12 @@ class BatchServiceImpl final : public v1::BatchService::CallbackService {
   BatchStore* const batches_;
   Clock* const clock_;
   WorkerPool* const pool_;
+  const Access* const access_;
 };
 
-// The batch as the API shows it: counts, rates and whether it is done.
-absl::Status FillBatch(BatchStore* batches, Clock* clock, absl::string_view id, v1::Batch* out);
+// The batch as the API shows it to `caller`: counts, rates and whether it is
+// done. NOT_FOUND (the store's words) when the caller may not see its tenant.
+absl::Status FillBatch(BatchStore* batches, Clock* clock, const Caller& caller,
+                       absl::string_view id, v1::Batch* out);
 
 }  // namespace guestflow

@@ -22,6 +22,12 @@ constexpr int kMaxPageSize = 1000;
 constexpr int kDefaultCloudCallPageSize = 100;
 constexpr int kWatchBatch = 100;
 
+// What the store answers for an id it does not hold, word for word: the
+// answer for another tenant's onboarding too.
+absl::Status OnboardingNotFound(absl::string_view id) {
+  return absl::NotFoundError(absl::StrCat("onboarding ", id, " not found"));
+}
+
 // Streams an onboarding's events. Fetches run on the API pool; a fetch is
 // started by the first request and by every change the feed announces; at
 // most one fetch and one write are in flight at a time. gRPC may run a
@@ -30,8 +36,13 @@ constexpr int kWatchBatch = 100;
 // fetch still refers to it (reference count).
 class WatchReactor : public grpc::ServerWriteReactor<v1::WatchOnboardingResponse> {
  public:
-  WatchReactor(Engine* engine, WorkerPool* pool, std::string id, int64_t after_sequence)
-      : engine_(engine), pool_(pool), id_(std::move(id)), last_fetched_(after_sequence) {
+  WatchReactor(Engine* engine, WorkerPool* pool, Caller caller, std::string id,
+               int64_t after_sequence)
+      : engine_(engine),
+        pool_(pool),
+        caller_(std::move(caller)),
+        id_(std::move(id)),
+        last_fetched_(after_sequence) {
     token_ = engine_->feed()->Subscribe(id_, [this] { Poke(); });
     Poke();
   }
@@ -105,9 +116,20 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::WatchOnboardingResponse
       absl::MutexLock lock(&mu_);
       after = last_fetched_;
     }
-    absl::StatusOr<std::vector<OnboardingEvent>> events = engine_->Events(id_, after, kWatchBatch);
-    absl::StatusOr<Onboarding> onboarding =
-        events.ok() ? engine_->Get(id_) : absl::StatusOr<Onboarding>(events.status());
+    // The onboarding first: its tenant says whether the caller may see it.
+    absl::StatusOr<Onboarding> onboarding = engine_->Get(id_);
+    if (onboarding.ok() && !caller_.MayUse(onboarding->tenant)) {
+      onboarding = OnboardingNotFound(id_);
+    }
+    absl::StatusOr<std::vector<OnboardingEvent>> events =
+        onboarding.ok() ? engine_->Events(id_, after, kWatchBatch)
+                        : absl::StatusOr<std::vector<OnboardingEvent>>(onboarding.status());
+    if (onboarding.ok() && events.ok()) {
+      // A step may have ended between the two reads: the state shown with
+      // the events is never older than they are.
+      onboarding = engine_->Get(id_);
+    }
+    if (!events.ok()) onboarding = events.status();
     bool again = false;
     {
       absl::MutexLock lock(&mu_);
@@ -164,6 +186,7 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::WatchOnboardingResponse
 
   Engine* const engine_;
   WorkerPool* const pool_;
+  const Caller caller_;
   const std::string id_;
   int64_t token_ = 0;
   // One reference for gRPC (released in OnDone), one per fetch in flight.
@@ -183,13 +206,26 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::WatchOnboardingResponse
 
 }  // namespace
 
+absl::StatusOr<Onboarding> OnboardingServiceImpl::Visible(const Caller& caller,
+                                                          const std::string& name) {
+  GF_ASSIGN_OR_RETURN(std::string id, ParseOnboardingName(name, "name"));
+  GF_ASSIGN_OR_RETURN(Onboarding o, engine_->Get(id));
+  if (!caller.MayUse(o.tenant)) return OnboardingNotFound(id);
+  return o;
+}
+
 grpc::ServerUnaryReactor* OnboardingServiceImpl::StartOnboarding(
     grpc::CallbackServerContext* context, const v1::StartOnboardingRequest* request,
     v1::Onboarding* response) {
   auto* reactor = context->DefaultReactor();
   RunAndFinish(pool_, context, reactor, [this, context, request, response]() -> absl::Status {
+    GF_ASSIGN_OR_RETURN(Caller caller,
+                        access_->Admit(*context, CallerRole::kOperator, "StartOnboarding"));
+    if (!request->tenant().empty() && !caller.MayUse(request->tenant())) {
+      return TenantNotFound(caller, request->tenant());
+    }
     StartRequest r;
-    r.requested_by = context->peer();
+    r.requested_by = caller.name;
     r.tenant = request->tenant();
     r.guest = FromProto(request->guest());
     r.options = FromProto(request->options());
@@ -208,9 +244,10 @@ grpc::ServerUnaryReactor* OnboardingServiceImpl::GetOnboarding(
     grpc::CallbackServerContext* context, const v1::GetOnboardingRequest* request,
     v1::Onboarding* response) {
   auto* reactor = context->DefaultReactor();
-  RunAndFinish(pool_, context, reactor, [this, request, response]() -> absl::Status {
-    GF_ASSIGN_OR_RETURN(std::string id, ParseOnboardingName(request->name(), "name"));
-    GF_ASSIGN_OR_RETURN(Onboarding o, engine_->Get(id));
+  RunAndFinish(pool_, context, reactor, [this, context, request, response]() -> absl::Status {
+    GF_ASSIGN_OR_RETURN(Caller caller,
+                        access_->Admit(*context, CallerRole::kReader, "GetOnboarding"));
+    GF_ASSIGN_OR_RETURN(Onboarding o, Visible(caller, request->name()));
     ToProto(o, response);
     return absl::OkStatus();
   });
@@ -221,12 +258,15 @@ grpc::ServerUnaryReactor* OnboardingServiceImpl::ListOnboardings(
     grpc::CallbackServerContext* context, const v1::ListOnboardingsRequest* request,
     v1::ListOnboardingsResponse* response) {
   auto* reactor = context->DefaultReactor();
-  RunAndFinish(pool_, context, reactor, [this, request, response]() -> absl::Status {
+  RunAndFinish(pool_, context, reactor, [this, context, request, response]() -> absl::Status {
+    GF_ASSIGN_OR_RETURN(Caller caller,
+                        access_->Admit(*context, CallerRole::kReader, "ListOnboardings"));
     if (request->page_size() < 0) {
       return absl::InvalidArgumentError("page_size: must not be negative");
     }
     ListOnboardingsQuery q;
     q.tenant = request->tenant();
+    if (!caller.all_tenants) q.tenant_in = caller.tenants;
     if (request->state() != v1::ONBOARDING_STATE_UNSPECIFIED) {
       q.state = FromProto(request->state());
       if (!q.state.has_value()) return absl::InvalidArgumentError("state: unknown value");
@@ -247,7 +287,9 @@ grpc::ServerUnaryReactor* OnboardingServiceImpl::ListCloudCalls(
     grpc::CallbackServerContext* context, const v1::ListCloudCallsRequest* request,
     v1::ListCloudCallsResponse* response) {
   auto* reactor = context->DefaultReactor();
-  RunAndFinish(pool_, context, reactor, [this, request, response]() -> absl::Status {
+  RunAndFinish(pool_, context, reactor, [this, context, request, response]() -> absl::Status {
+    GF_ASSIGN_OR_RETURN(Caller caller,
+                        access_->Admit(*context, CallerRole::kReader, "ListCloudCalls"));
     if (request->page_size() < 0) {
       return absl::InvalidArgumentError("page_size: must not be negative");
     }
@@ -256,8 +298,12 @@ grpc::ServerUnaryReactor* OnboardingServiceImpl::ListCloudCalls(
     if (absl::StartsWith(request->parent(), kTenants) &&
         request->parent().size() > kTenants.size()) {
       q.tenant = request->parent().substr(kTenants.size());
+      // Another tenant's trail reads as an empty one.
+      if (!caller.MayUse(q.tenant)) return absl::OkStatus();
     } else if (absl::StartsWith(request->parent(), "onboardings/")) {
       GF_ASSIGN_OR_RETURN(q.onboarding_id, ParseOnboardingName(request->parent(), "parent"));
+      GF_ASSIGN_OR_RETURN(Onboarding o, engine_->Get(q.onboarding_id));
+      if (!caller.MayUse(o.tenant)) return OnboardingNotFound(o.id);
     } else {
       return absl::InvalidArgumentError(
           absl::StrCat("parent: expected onboardings/{onboarding} or tenants/{tenant}, got \"",
@@ -276,6 +322,10 @@ grpc::ServerUnaryReactor* OnboardingServiceImpl::ListCloudCalls(
 
 grpc::ServerWriteReactor<v1::WatchOnboardingResponse>* OnboardingServiceImpl::WatchOnboarding(
     grpc::CallbackServerContext* context, const v1::WatchOnboardingRequest* request) {
+  absl::StatusOr<Caller> caller = access_->Admit(*context, CallerRole::kReader, "WatchOnboarding");
+  if (!caller.ok()) {
+    return new RefusedWriteReactor<v1::WatchOnboardingResponse>(ToGrpcStatus(caller.status()));
+  }
   absl::StatusOr<std::string> id = ParseOnboardingName(request->name(), "name");
   if (!id.ok() || request->after_sequence() < 0) {
     return new RefusedWriteReactor<v1::WatchOnboardingResponse>(
@@ -283,16 +333,18 @@ grpc::ServerWriteReactor<v1::WatchOnboardingResponse>* OnboardingServiceImpl::Wa
                  : grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                 "after_sequence: must not be negative"));
   }
-  return new WatchReactor(engine_, pool_, *id, request->after_sequence());
+  return new WatchReactor(engine_, pool_, *std::move(caller), *id, request->after_sequence());
 }
 
 grpc::ServerUnaryReactor* OnboardingServiceImpl::CancelOnboarding(
     grpc::CallbackServerContext* context, const v1::CancelOnboardingRequest* request,
     v1::Onboarding* response) {
   auto* reactor = context->DefaultReactor();
-  RunAndFinish(pool_, context, reactor, [this, request, response]() -> absl::Status {
-    GF_ASSIGN_OR_RETURN(std::string id, ParseOnboardingName(request->name(), "name"));
-    GF_ASSIGN_OR_RETURN(Onboarding o, engine_->Cancel(id));
+  RunAndFinish(pool_, context, reactor, [this, context, request, response]() -> absl::Status {
+    GF_ASSIGN_OR_RETURN(Caller caller,
+                        access_->Admit(*context, CallerRole::kOperator, "CancelOnboarding"));
+    GF_ASSIGN_OR_RETURN(Onboarding visible, Visible(caller, request->name()));
+    GF_ASSIGN_OR_RETURN(Onboarding o, engine_->Cancel(visible.id));
     ToProto(o, response);
     return absl::OkStatus();
   });
@@ -303,9 +355,11 @@ grpc::ServerUnaryReactor* OnboardingServiceImpl::RetryOnboarding(
     grpc::CallbackServerContext* context, const v1::RetryOnboardingRequest* request,
     v1::Onboarding* response) {
   auto* reactor = context->DefaultReactor();
-  RunAndFinish(pool_, context, reactor, [this, request, response]() -> absl::Status {
-    GF_ASSIGN_OR_RETURN(std::string id, ParseOnboardingName(request->name(), "name"));
-    GF_ASSIGN_OR_RETURN(Onboarding o, engine_->Retry(id));
+  RunAndFinish(pool_, context, reactor, [this, context, request, response]() -> absl::Status {
+    GF_ASSIGN_OR_RETURN(Caller caller,
+                        access_->Admit(*context, CallerRole::kOperator, "RetryOnboarding"));
+    GF_ASSIGN_OR_RETURN(Onboarding visible, Visible(caller, request->name()));
+    GF_ASSIGN_OR_RETURN(Onboarding o, engine_->Retry(visible.id));
     ToProto(o, response);
     return absl::OkStatus();
   });

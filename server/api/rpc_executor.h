@@ -54,4 +54,13 @@ class RefusedWriteReactor : public grpc::ServerWriteReactor<Response> {
   void OnDone() override { delete this; }
 };
 
+// A client stream refused before its first message is read. Deletes itself
+// when gRPC is done with it.
+template <typename Request>
+class RefusedReadReactor : public grpc::ServerReadReactor<Request> {
+ public:
+  explicit RefusedReadReactor(grpc::Status status) { this->Finish(std::move(status)); }
+  void OnDone() override { delete this; }
+};
+
 }  // namespace guestflow

@@ -57,8 +57,25 @@ struct TenantConfig {
   std::map<std::string, PluginBinding> plugins;
 };
 
+// The gRPC server's certificate. The files are PEM and are re-read every
+// `reload_interval`, so that a renewed certificate is served without a
+// restart; the key file is a secret (not readable by others).
+struct TlsConfig {
+  std::string cert_file;       // the certificate chain, leaf first
+  std::string key_file;        // its private key
+  std::string client_ca_file;  // set: client certificates signed by these CAs are verified
+  // With client_ca_file: refuse a connection without a client certificate.
+  // Otherwise a client may come without one and authenticate with a token.
+  bool require_client_cert = false;
+  absl::Duration reload_interval = absl::Seconds(60);
+};
+
 struct ServerConfig {
   std::string listen = "127.0.0.1:50051";
+  // Exactly one of the two: TLS, or plain text, which must be asked for
+  // (`plaintext: true`) and only listens on a loopback address.
+  std::optional<TlsConfig> tls;
+  bool plaintext = false;
   std::string plugin_dir;            // absolute after loading
   std::vector<std::string> plugins;  // library files inside plugin_dir
   // Optional allowlist: when not empty, every file of `plugins` must be here
@@ -128,6 +145,29 @@ struct LimitsConfig {
   absl::Duration max_wait = absl::Seconds(30);
 };
 
+// What a caller may do; each role may do what the ones before it may.
+enum class CallerRole {
+  kReader = 1,    // get, list and watch onboardings, batches and audit entries
+  kOperator = 2,  // and start, cancel, retry and import
+  kAdmin = 3,     // and the AdminService RPCs
+};
+
+// One client of the API, and how it proves who it is: a bearer token (the
+// config holds only its salted SHA-256), a client certificate, or either.
+struct CallerConfig {
+  std::string name;  // recorded as requested_by and in the audit trail
+  CallerRole role = CallerRole::kReader;
+  bool all_tenants = false;          // tenants: ["*"]
+  std::vector<std::string> tenants;  // otherwise: these configured tenants
+  // token_hash "sha256:<salt>:<digest>", both hex: digest = SHA-256(salt
+  // bytes + token). Empty: no token.
+  std::string token_salt_hex;
+  std::string token_digest_hex;
+  // Client certificate identities (its subject common name, or any of its
+  // DNS, URI or email subject alternative names). Empty: no certificate.
+  std::vector<std::string> client_cert_names;
+};
+
 struct Config {
   std::string source;  // the file it was read from
   // The absolute folder relative paths resolve against (the config file's).
@@ -140,6 +180,7 @@ struct Config {
   HttpConfig http;
   LimitsConfig limits;
   std::vector<TenantConfig> tenants;
+  std::vector<CallerConfig> callers;
 
   const TenantConfig* FindTenant(absl::string_view id) const;
 };

@@ -66,6 +66,7 @@ class Errors {
   }
 
   bool empty() const { return lines_.empty(); }
+  size_t size() const { return lines_.size() + dropped_; }
 
   absl::Status ToStatus() const {
     if (lines_.empty()) return absl::OkStatus();
@@ -449,6 +450,13 @@ std::pair<std::string, std::optional<std::string>> CheckUrl(absl::string_view ur
   return {absl::StrCat(scheme, "://", authority, path), std::nullopt};
 }
 
+bool IsCallerName(absl::string_view name) {
+  if (name.empty() || name.size() > 63) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return absl::ascii_isalnum(c) || c == '.' || c == '_' || c == '-';
+  });
+}
+
 bool IsTenantId(absl::string_view id) {
   if (id.empty() || id.size() > 63) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
@@ -512,7 +520,8 @@ class Loader {
       : errors_(errors), values_(errors), base_dir_(std::move(base_dir)) {}
 
   void Load(const YAML::Node& root, Config* config) {
-    MapReader top(root, "", errors_, {"server", "store", "engine", "http", "limits", "tenants"});
+    MapReader top(root, "", errors_,
+                  {"server", "store", "engine", "http", "limits", "tenants", "callers"});
     if (!top.valid()) return;
     LoadServer(Section(top, "server"), top.PathOf("server"), &config->server);
     LoadStore(Section(top, "store"), top.PathOf("store"), &config->store);
@@ -521,6 +530,9 @@ class Loader {
     LoadLimits(Section(top, "limits"), top.PathOf("limits"), config->engine.lease, &config->limits);
     if (const YAML::Node* tenants = top.Get("tenants")) {
       LoadTenants(*tenants, top.PathOf("tenants"), &config->tenants);
+    }
+    if (const YAML::Node* callers = top.Get("callers")) {
+      LoadCallers(*callers, top.PathOf("callers"), *config, &config->callers);
     }
   }
 
@@ -547,8 +559,9 @@ class Loader {
   }
 
   void LoadServer(const YAML::Node& node, const std::string& path, ServerConfig* out) {
-    MapReader m(node, path, errors_,
-                {"listen", "plugin_dir", "plugins", "plugin_sha256", "shutdown_grace"});
+    MapReader m(
+        node, path, errors_,
+        {"listen", "tls", "plaintext", "plugin_dir", "plugins", "plugin_sha256", "shutdown_grace"});
     if (const YAML::Node* n = m.Get("listen")) {
       if (std::optional<std::string> s = values_.String(*n, m.PathOf("listen"))) {
         if (std::optional<std::string> problem =
@@ -559,6 +572,16 @@ class Loader {
         } else {
           out->listen = *s;
         }
+      }
+    }
+    if (const YAML::Node* n = m.Get("plaintext")) {
+      if (std::optional<bool> b = values_.Bool(*n, m.PathOf("plaintext"))) out->plaintext = *b;
+    }
+    if (const YAML::Node* n = m.Get("tls")) {
+      out->tls = LoadTls(*n, m.PathOf("tls"));
+      if (out->plaintext) {
+        errors_->Add(n->Mark(), m.PathOf("tls"),
+                     "give only one of tls and plaintext: true; they are two transports");
       }
     }
     if (const YAML::Node* n = m.Get("plugin_dir")) {
@@ -597,6 +620,173 @@ class Loader {
     if (const YAML::Node* n = m.Get("shutdown_grace")) {
       if (auto d = values_.Duration(*n, m.PathOf("shutdown_grace"))) out->shutdown_grace = *d;
     }
+  }
+
+  // server.tls: the certificate files, resolved against the config's folder.
+  TlsConfig LoadTls(const YAML::Node& node, const std::string& path) {
+    TlsConfig out;
+    MapReader m(
+        node, path, errors_,
+        {"cert_file", "key_file", "client_ca_file", "require_client_cert", "reload_interval"});
+    if (!m.valid()) return out;
+    const auto file = [&](absl::string_view key, absl::string_view what, std::string* target) {
+      const YAML::Node* n = what.empty() ? m.Get(key) : m.Require(key, what);
+      if (n == nullptr) return;
+      if (std::optional<std::string> s = values_.NonEmptyString(*n, m.PathOf(key))) {
+        *target = ResolvePath(*s);
+      }
+    };
+    file("cert_file", "the server's PEM certificate chain", &out.cert_file);
+    file("key_file", "the PEM private key of cert_file", &out.key_file);
+    file("client_ca_file", "", &out.client_ca_file);
+    if (const YAML::Node* n = m.Get("require_client_cert")) {
+      if (std::optional<bool> b = values_.Bool(*n, m.PathOf("require_client_cert"))) {
+        out.require_client_cert = *b;
+        if (*b && m.Get("client_ca_file") == nullptr) {
+          errors_->Add(n->Mark(), m.PathOf("require_client_cert"),
+                       "needs client_ca_file: the CAs that sign the client certificates");
+        }
+      }
+    }
+    if (const YAML::Node* n = m.Get("reload_interval")) {
+      if (auto d = values_.Duration(*n, m.PathOf("reload_interval"))) {
+        if (*d < absl::Seconds(1)) {
+          errors_->Add(n->Mark(), m.PathOf("reload_interval"),
+                       absl::StrCat("expected at least 1s, got ", absl::FormatDuration(*d)));
+        } else {
+          out.reload_interval = *d;
+        }
+      }
+    }
+    return out;
+  }
+
+  // callers: who may call, with which role, for which tenants. Runs after
+  // the tenants are loaded: a grant must name a configured tenant.
+  void LoadCallers(const YAML::Node& node, const std::string& path, const Config& config,
+                   std::vector<CallerConfig>* out) {
+    if (!node.IsSequence()) {
+      errors_->Add(
+          node.Mark(), path,
+          absl::StrCat("expected a list of callers (\"- name: ...\"), got ", Describe(node)));
+      return;
+    }
+    std::map<std::string, size_t> names;  // name -> first index
+    std::map<std::string, size_t> cert_names;
+    for (size_t i = 0; i < node.size(); ++i) {
+      const std::string item_path = IndexPath(path, i);
+      CallerConfig caller;
+      if (!LoadCaller(node[i], item_path, config, &caller)) continue;
+      if (auto [it, inserted] = names.emplace(caller.name, i); !inserted) {
+        errors_->Add(node[i].Mark(), ChildPath(item_path, "name"),
+                     absl::StrCat(Quoted(caller.name), " is already used by ",
+                                  IndexPath(path, it->second), "; caller names must be unique"));
+      }
+      for (const std::string& cert_name : caller.client_cert_names) {
+        if (auto [it, inserted] = cert_names.emplace(cert_name, i); !inserted && it->second != i) {
+          errors_->Add(node[i].Mark(), ChildPath(item_path, "client_cert_names"),
+                       absl::StrCat(Quoted(cert_name), " also names ", IndexPath(path, it->second),
+                                    "; a certificate identity must name one caller"));
+        }
+      }
+      out->push_back(std::move(caller));
+    }
+  }
+
+  bool LoadCaller(const YAML::Node& node, const std::string& path, const Config& config,
+                  CallerConfig* out) {
+    MapReader m(node, path, errors_,
+                {"name", "role", "tenants", "token_hash", "client_cert_names"});
+    if (!m.valid()) return false;
+    const size_t errors_before = errors_->size();
+    if (const YAML::Node* n = m.Require("name", "who calls, such as \"hr-portal\"")) {
+      if (std::optional<std::string> name = values_.String(*n, m.PathOf("name"))) {
+        if (IsCallerName(*name)) {
+          out->name = *name;
+        } else {
+          errors_->Add(n->Mark(), m.PathOf("name"),
+                       absl::StrCat(Quoted(*name),
+                                    " must be 1 to 63 letters, digits, \".\", \"_\" or \"-\""));
+        }
+      }
+    }
+    if (const YAML::Node* n = m.Require("role", "reader, operator or admin")) {
+      if (std::optional<std::string> role = values_.String(*n, m.PathOf("role"))) {
+        if (*role == "reader") {
+          out->role = CallerRole::kReader;
+        } else if (*role == "operator") {
+          out->role = CallerRole::kOperator;
+        } else if (*role == "admin") {
+          out->role = CallerRole::kAdmin;
+        } else {
+          errors_->Add(n->Mark(), m.PathOf("role"),
+                       absl::StrCat(Quoted(*role), ": expected reader, operator or admin"));
+        }
+      }
+    }
+    if (const YAML::Node* n =
+            m.Require("tenants", "the tenant ids this caller may use, or [\"*\"] for all")) {
+      if (std::optional<std::vector<std::string>> tenants =
+              values_.StringList(*n, m.PathOf("tenants"))) {
+        if (tenants->empty()) {
+          errors_->Add(n->Mark(), m.PathOf("tenants"),
+                       "must not be empty: the tenant ids this caller may use, or [\"*\"]");
+        }
+        for (size_t i = 0; i < tenants->size(); ++i) {
+          const std::string& t = (*tenants)[i];
+          if (t == "*") {
+            out->all_tenants = true;
+          } else if (config.FindTenant(t) == nullptr) {
+            errors_->Add((*n)[i].Mark(), IndexPath(m.PathOf("tenants"), i),
+                         absl::StrCat(Quoted(t), " is not a tenant of this configuration"));
+          } else if (std::find(out->tenants.begin(), out->tenants.end(), t) == out->tenants.end()) {
+            out->tenants.push_back(t);
+          }
+        }
+        if (out->all_tenants && tenants->size() > 1) {
+          errors_->Add(n->Mark(), m.PathOf("tenants"),
+                       "\"*\" grants every tenant; list no other tenant beside it");
+        }
+      }
+    }
+    if (const YAML::Node* n = m.Get("token_hash")) {
+      // Not echoed: it is not the token, but it is no one's business either.
+      std::optional<std::string> hash = values_.String(*n, m.PathOf("token_hash"));
+      std::vector<std::string> parts =
+          hash.has_value() ? absl::StrSplit(*hash, ':') : std::vector<std::string>{};
+      const auto is_hex = [](const std::string& s, size_t min, size_t max) {
+        return s.size() >= min && s.size() <= max && s.size() % 2 == 0 &&
+               s.find_first_not_of("0123456789abcdef") == std::string::npos;
+      };
+      if (parts.size() == 3 && parts[0] == "sha256" && is_hex(parts[1], 16, 128) &&
+          is_hex(parts[2], 64, 64)) {
+        out->token_salt_hex = parts[1];
+        out->token_digest_hex = parts[2];
+      } else if (hash.has_value()) {
+        errors_->Add(n->Mark(), m.PathOf("token_hash"),
+                     "expected sha256:<salt hex>:<digest hex> as printed by guestflowd "
+                     "hash-token (the token itself never goes in the config)");
+      }
+    }
+    if (const YAML::Node* n = m.Get("client_cert_names")) {
+      if (std::optional<std::vector<std::string>> names =
+              values_.StringList(*n, m.PathOf("client_cert_names"))) {
+        for (size_t i = 0; i < names->size(); ++i) {
+          if ((*names)[i].empty() || (*names)[i].size() > 255) {
+            errors_->Add((*n)[i].Mark(), IndexPath(m.PathOf("client_cert_names"), i),
+                         "expected a certificate's common name or subject alternative name "
+                         "(1 to 255 characters)");
+          } else {
+            out->client_cert_names.push_back((*names)[i]);
+          }
+        }
+      }
+    }
+    if (m.Get("token_hash") == nullptr && m.Get("client_cert_names") == nullptr) {
+      errors_->Add(node.Mark(), path,
+                   "give token_hash, client_cert_names or both: how the caller proves who it is");
+    }
+    return errors_->size() == errors_before;
   }
 
   // server.plugin_sha256: {file.so: <64 hex digits>, ...}, one per plugin.
@@ -1251,6 +1441,35 @@ absl::StatusOr<Config> ParseConfig(absl::string_view yaml_text, const std::strin
   }
   if (!errors.empty()) return errors.ToStatus();
   return config;
+}
+
+absl::Status CheckServable(const Config& config) {
+  std::vector<std::string> problems;
+  const ServerConfig& server = config.server;
+  if (!server.tls.has_value() && !server.plaintext) {
+    problems.push_back(
+        "server.tls: required (cert_file and key_file), or server.plaintext: true to serve "
+        "without TLS on a loopback address during development");
+  }
+  if (server.plaintext) {
+    const size_t colon = server.listen.rfind(':');
+    const std::string host =
+        colon == std::string::npos ? server.listen : server.listen.substr(0, colon);
+    if (!IsLoopbackHost(host)) {
+      problems.push_back(absl::StrCat(
+          "server.plaintext: plain text is allowed only on a loopback address (127.0.0.1, [::1], "
+          "localhost), not on ",
+          server.listen, "; configure server.tls to listen there"));
+    }
+  }
+  if (config.callers.empty()) {
+    problems.push_back(
+        "callers: none configured, so every RPC would be refused; add one with a token_hash "
+        "(guestflowd new-token prints a token and its hash) or client_cert_names");
+  }
+  if (problems.empty()) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      config.source, ": ", absl::StrJoin(problems, absl::StrCat("\n", config.source, ": "))));
 }
 
 absl::StatusOr<Config> LoadConfigFile(const std::string& path) {

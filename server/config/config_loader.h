@@ -6,6 +6,13 @@
 //   server:
 //     listen: 127.0.0.1:50051      # host:port; host is a name, an IPv4 address
 //                                  # or [IPv6]; port 0..65535 (0 = any free port)
+//     tls:                         # the transport; or instead:
+//       cert_file: tls/server.crt  # required; PEM chain, leaf first
+//       key_file: tls/server.key   # required; PEM key, not readable by others
+//       client_ca_file: tls/ca.crt # client certificates signed by it are verified
+//       require_client_cert: false # true: refuse connections without one
+//       reload_interval: 60s       # at least 1s; the files are re-read this often
+//     plaintext: false             # true instead of tls: no TLS, loopback only
 //     plugin_dir: ./plugins        # folder holding the plugin libraries;
 //                                  # required when `plugins` lists any
 //     plugins: [fake_invite.so]    # library file names inside plugin_dir (plain
@@ -72,6 +79,14 @@
 //         notifier_fallback: {name: webhook_notifier, settings: {...}}  # optional:
 //                                  # tried when the notifier fails permanently
 //                                  # (docs/notifiers.md)
+//   callers:                       # who may call; docs/security.md
+//     - name: hr-portal            # required; [A-Za-z0-9._-]{1,63}; unique
+//       role: operator             # required; reader, operator or admin
+//       tenants: [contoso]         # required; configured tenant ids, or ["*"]
+//       token_hash: sha256:<salt hex>:<digest hex>  # guestflowd hash-token
+//       client_cert_names: [hr-portal.contoso.com]  # a client certificate's
+//                                  # CN or a DNS/URI/email SAN; unique across
+//                                  # callers. At least one of the two.
 //
 // Value rules:
 // - A key with no value (`key:` or `key: ~`) counts as absent.
@@ -90,6 +105,9 @@
 //   quoted scalars are strings. Paths inside settings are not resolved here;
 //   Config::base_dir tells the plugin host where relative ones start.
 // - Unknown keys, duplicate keys and wrong types are errors.
+//
+// What guestflowd also needs to serve (a transport, at least one caller) is
+// checked by CheckServable, not here.
 //
 // Errors: INVALID_ARGUMENT listing every problem found (at most 50), one per
 // line, each as `<source>:<line>:<column>: <key path>: <what was expected>`,
@@ -119,6 +137,12 @@ namespace guestflow {
 // given; Config::source is its absolute path (for ReloadConfig) and
 // Config::base_dir its folder. Files larger than 4 MiB are refused.
 absl::StatusOr<Config> LoadConfigFile(const std::string& path);
+
+// What a configuration needs before guestflowd may serve with it (after
+// --listen is applied): server.tls, or server.plaintext on a loopback
+// listen address; and at least one caller. FAILED_PRECONDITION naming each
+// problem and what to write.
+absl::Status CheckServable(const Config& config);
 
 // Validates `yaml_text`. `source_name` names it in messages and becomes
 // Config::source; relative paths resolve against `base_dir` (made absolute

@@ -171,6 +171,12 @@ absl::Status BatchImport::TakeRow(const CsvRecord& record) {
   }
   request.validate_only = header_.validate_only;
   request.requested_by = header_.requested_by;
+  if (header_.check_tenant) {
+    if (absl::Status allowed = header_.check_tenant(request.tenant); !allowed.ok()) {
+      Reject(record.line, request.guest.email, std::string(allowed.message()));
+      return FlushIfFull();
+    }
+  }
   if (!header_.validate_only) {
     request.batch_id = result_.batch.id;
     request.request_id = absl::StrCat("batch/", result_.batch.id, "/line/", record.line);

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,6 +44,9 @@ struct BatchHeader {
   OnboardingOptions options;   // for every row; a row's own columns win
   std::string usage_location;  // of rows without one; "" for none
   std::string requested_by;    // the caller, for every onboarding it starts
+  // Set: the tenants the caller may use. A row naming another one is
+  // refused with this error (the engine never sees it).
+  std::function<absl::Status(absl::string_view tenant)> check_tenant;
 };
 
 // What an import has done so far.

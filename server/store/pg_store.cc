@@ -233,6 +233,15 @@ absl::StatusOr<OnboardingPage> PgStore::ListOnboardings(const ListOnboardingsQue
     where.push_back(absl::StrCat("tenant = ", next()));
     params.Text(query.tenant);
   }
+  if (query.tenant_in.has_value()) {
+    if (query.tenant_in->empty()) return OnboardingPage{};
+    std::vector<std::string> in;
+    for (const std::string& t : *query.tenant_in) {
+      in.push_back(next());
+      params.Text(t);
+    }
+    where.push_back(absl::StrCat("tenant IN (", absl::StrJoin(in, ", "), ")"));
+  }
   if (query.state.has_value()) {
     where.push_back(absl::StrCat("state = ", next()));
     params.Text(OnboardingStateName(*query.state));

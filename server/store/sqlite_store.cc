@@ -167,6 +167,8 @@ class SqliteStore::Impl {
     return result;
   }
 
+  static constexpr size_t kFirstTenantInParam = 7;
+
   absl::StatusOr<OnboardingPage> List(const ListOnboardingsQuery& query)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     if (query.page_size <= 0) return absl::InvalidArgumentError("page_size must be positive");
@@ -174,11 +176,20 @@ class SqliteStore::Impl {
     if (!query.page_token.empty()) {
       GF_ASSIGN_OR_RETURN(after, DecodePageToken(query.page_token));
     }
-    // One SQL text per combination of filters (16 in all), each cached.
+    // One SQL text per combination of filters (and length of tenant_in),
+    // each cached.
     // Keyset pagination: the row-value comparison lets SQLite start the
     // index walk at the key, so a deep page costs what the first one does.
+    if (query.tenant_in.has_value() && query.tenant_in->empty()) return OnboardingPage{};
     std::vector<std::string> where;
     if (!query.tenant.empty()) where.push_back("tenant = ?1");
+    if (query.tenant_in.has_value()) {
+      std::vector<std::string> params;
+      for (size_t i = 0; i < query.tenant_in->size(); ++i) {
+        params.push_back(absl::StrCat("?", kFirstTenantInParam + i));
+      }
+      where.push_back(absl::StrCat("tenant IN (", absl::StrJoin(params, ", "), ")"));
+    }
     if (query.state.has_value()) where.push_back("state = ?2");
     if (!query.batch_id.empty()) where.push_back("batch_id = ?3 AND batch_id <> ''");
     if (after.has_value()) where.push_back("(create_time, id) < (?4, ?5)");
@@ -190,6 +201,11 @@ class SqliteStore::Impl {
       {
         GF_ASSIGN_OR_RETURN(Stmt select, Prepare(sql));
         if (!query.tenant.empty()) select.BindText(1, query.tenant);
+        if (query.tenant_in.has_value()) {
+          for (size_t i = 0; i < query.tenant_in->size(); ++i) {
+            select.BindText(static_cast<int>(kFirstTenantInParam + i), (*query.tenant_in)[i]);
+          }
+        }
         if (query.state.has_value()) select.BindText(2, OnboardingStateName(*query.state));
         if (!query.batch_id.empty()) select.BindText(3, query.batch_id);
         if (after.has_value()) select.BindInt(4, after->create_time).BindText(5, after->id);

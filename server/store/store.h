@@ -29,7 +29,10 @@
 namespace guestflow {
 
 struct ListOnboardingsQuery {
-  std::string tenant;                    // empty: all tenants
+  std::string tenant;  // empty: all tenants
+  // Set: only these tenants (an empty list matches nothing), as well as
+  // `tenant`. What a caller is granted.
+  std::optional<std::vector<std::string>> tenant_in;
   std::optional<OnboardingState> state;  // empty: all states
   std::string batch_id;                  // empty: any
   int page_size = 50;                    // > 0

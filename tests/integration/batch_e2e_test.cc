@@ -18,6 +18,7 @@
 #include "guestflow/v1/onboarding_service.grpc.pb.h"
 #include "tests/integration/rpc_helpers.h"
 #include "tests/integration/server_process.h"
+#include "tests/support/test_callers.h"
 
 namespace guestflow {
 namespace {
@@ -31,6 +32,7 @@ using ::testing::HasSubstr;
 
 constexpr char kConfig[] = R"(server:
   listen: 127.0.0.1:0
+  plaintext: true
   plugin_dir: {plugin_dir}
   plugins: [fake_invite.so, fake_license.so, fake_role.so, fake_notifier.so]
 store:
@@ -67,10 +69,12 @@ class BatchE2eTest : public ::testing::Test {
  protected:
   void StartServer(int invite_delay_ms = 0, int max_unfinished = 100000) {
     WriteFile(dir_.File("guestflowd.yaml"),
-              absl::StrReplaceAll(kConfig, {{"{plugin_dir}", PLUGIN_DIR},
-                                            {"{dir}", dir_.path()},
-                                            {"{delay}", absl::StrCat(invite_delay_ms)},
-                                            {"{max_unfinished}", absl::StrCat(max_unfinished)}}));
+              absl::StrCat(absl::StrReplaceAll(
+                               kConfig, {{"{plugin_dir}", PLUGIN_DIR},
+                                         {"{dir}", dir_.path()},
+                                         {"{delay}", absl::StrCat(invite_delay_ms)},
+                                         {"{max_unfinished}", absl::StrCat(max_unfinished)}}),
+                           test_callers::kCallersYaml));
     server_ = std::make_unique<ServerProcess>(dir_.File("guestflowd.yaml"), dir_.File("gf.log"));
     ASSERT_TRUE(server_->Start()) << server_->log();
     batches_ = v1::BatchService::NewStub(server_->Channel());
@@ -175,7 +179,7 @@ TEST_F(BatchE2eTest, AFullServerCutsTheBatchAndTheSameFileLaterGoesOn) {
   EXPECT_EQ(all.onboardings_size(), 6);
   // Each names who asked: the connection that sent the file.
   for (const v1::Onboarding& o : all.onboardings()) {
-    EXPECT_THAT(o.requested_by(), ::testing::StartsWith("ipv4:127.0.0.1:")) << o.name();
+    EXPECT_EQ(o.requested_by(), "test-admin") << o.name();  // the authenticated caller
   }
 }
 

@@ -20,6 +20,7 @@
 #include "nlohmann/json.hpp"
 #include "tests/integration/rpc_helpers.h"
 #include "tests/integration/server_process.h"
+#include "tests/support/test_callers.h"
 
 namespace guestflow {
 namespace {
@@ -34,6 +35,7 @@ using ::testing::HasSubstr;
 // The tenants every test server has. {dir} is the test's temp folder.
 constexpr char kConfigTemplate[] = R"(server:
   listen: 127.0.0.1:0
+  plaintext: true
   plugin_dir: {plugin_dir}
   plugins: [fake_invite.so, fake_license.so, fake_role.so, fake_notifier.so, fake_fail.so, fake_retry.so{extra_plugins}]
   shutdown_grace: 10s
@@ -84,10 +86,12 @@ class GuestflowdTest : public ::testing::Test {
  protected:
   std::string ConfigText(const std::string& failing_license = "fake_fail",
                          const std::string& extra_plugins = "") {
-    return absl::StrReplaceAll(kConfigTemplate, {{"{plugin_dir}", PLUGIN_DIR},
-                                                 {"{dir}", dir_.path()},
-                                                 {"{failing_license}", failing_license},
-                                                 {"{extra_plugins}", extra_plugins}});
+    return absl::StrCat(
+        absl::StrReplaceAll(kConfigTemplate, {{"{plugin_dir}", PLUGIN_DIR},
+                                              {"{dir}", dir_.path()},
+                                              {"{failing_license}", failing_license},
+                                              {"{extra_plugins}", extra_plugins}}),
+        test_callers::kCallersYaml);
   }
 
   void StartServer(const std::string& config_text) {
@@ -166,8 +170,8 @@ class GuestflowdTest : public ::testing::Test {
   }
 
   itest::RunResult Cli(std::vector<std::string> args) {
-    args.insert(args.begin(), {GUESTFLOW_CLI_BIN, "--server", server_->address()});
-    return itest::Run(args);
+    args.insert(args.begin(), {GUESTFLOW_CLI_BIN, "--server", server_->address(), "--plaintext"});
+    return itest::Run(args, {{"GUESTFLOW_TOKEN", test_callers::kAdminToken}});
   }
 
   TempDir dir_;

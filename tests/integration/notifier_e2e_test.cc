@@ -25,6 +25,7 @@
 #include "tests/integration/server_process.h"
 #include "tests/support/mime_message.h"
 #include "tests/support/smtp_peer.h"
+#include "tests/support/test_callers.h"
 #include "tests/support/webhook_receiver.h"
 
 namespace guestflow {
@@ -91,6 +92,7 @@ class NotifierE2eTest : public ::testing::Test {
   std::string Config(const std::string& tenants) const {
     return absl::StrCat(R"(server:
   listen: 127.0.0.1:0
+  plaintext: true
   plugin_dir: )",
                         PLUGIN_DIR, R"(
   plugins: [fake_invite.so, fake_license.so, fake_role.so, smtp_notifier.so,
@@ -104,7 +106,7 @@ engine:
   backoff_initial: 100ms
   backoff_max: 300ms
 tenants:)",
-                        tenants);
+                        tenants, test_callers::kCallersYaml);
   }
 
   bool StartServer(const std::string& tenants) {

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
@@ -12,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "guestflow/v1/onboarding_service.grpc.pb.h"
 #include "tests/integration/server_process.h"
+#include "tests/support/test_callers.h"
 
 namespace guestflow {
 namespace {
@@ -29,6 +31,7 @@ using ::testing::HasSubstr;
 // must reach the plugin.
 constexpr char kConfigTemplate[] = R"(server:
   listen: 127.0.0.1:0
+  plaintext: true
   plugin_dir: {plugin_dir}
   plugins: [fake_invite.so, fake_license.so, fake_role.so, hello_notifier.so]
   shutdown_grace: 10s
@@ -100,8 +103,10 @@ TEST(OutOfTreePluginTest, AnExampleBuiltAgainstTheInstalledSdkRunsAsANotifier) {
   }
 
   const std::string config_path = dir.File("guestflowd.yaml");
-  WriteFile(config_path, absl::StrReplaceAll(kConfigTemplate, {{"{plugin_dir}", plugin_dir},
-                                                               {"{dir}", dir.path()}}));
+  WriteFile(config_path,
+            absl::StrCat(absl::StrReplaceAll(kConfigTemplate,
+                                             {{"{plugin_dir}", plugin_dir}, {"{dir}", dir.path()}}),
+                         test_callers::kCallersYaml));
   ServerProcess server(config_path, dir.File("guestflowd.log"));
   ASSERT_TRUE(server.Start()) << "guestflowd did not start (exit " << server.exit_code() << "):\n"
                               << server.log();

@@ -18,9 +18,11 @@ extern char** environ;
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "client/connection.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "httplib.h"
+#include "tests/support/test_callers.h"
 
 namespace guestflow::itest {
 
@@ -168,7 +170,11 @@ bool ServerProcess::Start() {
 }
 
 std::shared_ptr<grpc::Channel> ServerProcess::Channel() const {
-  return grpc::CreateChannel(address(), grpc::InsecureChannelCredentials());
+  return Channel(test_callers::kAdminToken);
+}
+
+std::shared_ptr<grpc::Channel> ServerProcess::Channel(const std::string& token) const {
+  return *cli::Connect({.server = address(), .plaintext = true, .token = token});
 }
 
 int ServerProcess::WaitExit() {

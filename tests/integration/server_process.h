@@ -59,7 +59,10 @@ class ServerProcess {
   int port() const { return port_; }
   pid_t pid() const { return pid_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  // A plain-text channel whose calls carry `token` (by default the admin's
+  // of tests/support/test_callers.h; empty: no credentials).
   std::shared_ptr<grpc::Channel> Channel() const;
+  std::shared_ptr<grpc::Channel> Channel(const std::string& token) const;
 
   // SIGTERM, then waits for the exit; returns the exit code.
   int Stop();

@@ -194,7 +194,7 @@ class FakeServer {
     ASSERT_NE(server_, nullptr);
     ASSERT_GT(port_, 0);
     ctx.server = "127.0.0.1:" + std::to_string(port_);
-    ctx.channel = Connect(ctx.server);
+    ctx.channel = *Connect({.server = ctx.server, .plaintext = true});
     ctx.out = &out;
     ctx.err = &err;
     ctx.reconnect_backoff = absl::Milliseconds(1);

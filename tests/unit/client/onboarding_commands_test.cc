@@ -599,7 +599,7 @@ int ClosedPort() {
 TEST(UnreachableServerTest, UnavailableNamesTheAddress) {
   CommandContext ctx;
   ctx.server = "127.0.0.1:" + std::to_string(ClosedPort());
-  ctx.channel = Connect(ctx.server);
+  ctx.channel = *Connect({.server = ctx.server, .plaintext = true});
   std::ostringstream out;
   std::ostringstream err;
   ctx.out = &out;

@@ -305,7 +305,7 @@ TEST(ConfigLoaderTest, UnknownKeyWithCloseMatchSuggestsIt) {
 TEST(ConfigLoaderTest, UnknownKeyWithoutCloseMatchListsTheKeys) {
   EXPECT_EQ(ErrorOf(absl::StrCat("metrics: {}\n", kValid)),
             "guestflowd.yaml:1:1: metrics: unknown key \"metrics\"; expected one of: server, "
-            "store, engine, http, limits, tenants");
+            "store, engine, http, limits, tenants, callers");
 }
 
 TEST(ConfigLoaderTest, DuplicateKeyIsRefused) {
@@ -982,6 +982,136 @@ TEST(ConfigLoaderTest, LimitErrorsInAFileNameFileLineAndColumn) {
                          path,
                          ":6:10: limits.dataverse.per: expected a positive duration with a unit, "
                          "such as 500ms, 30s, 5m or 1h, got \"300\""));
+}
+
+// ---- transport and callers --------------------------------------------------
+
+constexpr char kHash[] =
+    "sha256:0a1b2c3d4e5f60718293a4b5c6d7e8f9:"
+    "cfe21e0f2f40af5232debd777ec3dea3957d336afe70a07bb1c484fa208487c1";
+
+std::string WithCallers(absl::string_view callers) {
+  return absl::StrCat(kValid, "callers:\n", callers, "\n");
+}
+
+TEST(ConfigLoaderTest, TlsFilesResolveAgainstTheConfigFolder) {
+  const Config c = MustParse(WithServer(
+      "  tls: {cert_file: tls/server.crt, key_file: /keys/server.key, client_ca_file: ca.crt, "
+      "require_client_cert: true, reload_interval: 5s}"));
+  ASSERT_TRUE(c.server.tls.has_value());
+  EXPECT_EQ(c.server.tls->cert_file, "/etc/guestflow/tls/server.crt");
+  EXPECT_EQ(c.server.tls->key_file, "/keys/server.key");
+  EXPECT_EQ(c.server.tls->client_ca_file, "/etc/guestflow/ca.crt");
+  EXPECT_TRUE(c.server.tls->require_client_cert);
+  EXPECT_EQ(c.server.tls->reload_interval, absl::Seconds(5));
+  EXPECT_FALSE(c.server.plaintext);
+  const Config defaults = MustParse(WithServer("  tls: {cert_file: a.crt, key_file: a.key}"));
+  EXPECT_EQ(defaults.server.tls->reload_interval, absl::Seconds(60));
+  EXPECT_EQ(defaults.server.tls->client_ca_file, "");
+  EXPECT_FALSE(defaults.server.tls->require_client_cert);
+  EXPECT_TRUE(MustParse(WithServer("  plaintext: true")).server.plaintext);
+}
+
+TEST(ConfigLoaderTest, TlsMistakesAreNamed) {
+  EXPECT_THAT(ErrorOf(WithServer("  tls: {cert_file: a.crt}")),
+              HasSubstr("server.tls.key_file: required (the PEM private key of cert_file)"));
+  EXPECT_THAT(ErrorOf(WithServer("  tls: {cert_file: a.crt, key_file: a.key}\n  plaintext: true")),
+              HasSubstr("give only one of tls and plaintext: true"));
+  EXPECT_THAT(ErrorOf(WithServer("  tls: {cert_file: a.crt, key_file: a.key, "
+                                 "require_client_cert: true}")),
+              HasSubstr("server.tls.require_client_cert: needs client_ca_file"));
+  EXPECT_THAT(ErrorOf(WithServer("  tls: {cert_file: a.crt, key_file: a.key, "
+                                 "reload_interval: 200ms}")),
+              HasSubstr("server.tls.reload_interval: expected at least 1s, got 200ms"));
+  EXPECT_THAT(ErrorOf(WithServer("  plaintext: yes")),
+              HasSubstr("server.plaintext: expected true or false"));
+}
+
+TEST(ConfigLoaderTest, CallersAreReadWithTheirRolesTenantsAndCredentials) {
+  const Config c = MustParse(WithCallers(absl::StrCat(
+      "  - {name: ops, role: admin, tenants: [\"*\"], token_hash: ", kHash, "}\n",
+      "  - {name: hr-portal, role: operator, tenants: [contoso, contoso], client_cert_names: "
+      "[hr.contoso.example]}\n",
+      "  - {name: dash.board_1, role: reader, tenants: [contoso], token_hash: ", kHash,
+      ", client_cert_names: [spiffe://x/dash]}")));
+  ASSERT_EQ(c.callers.size(), 3u);
+  EXPECT_EQ(c.callers[0].name, "ops");
+  EXPECT_EQ(c.callers[0].role, CallerRole::kAdmin);
+  EXPECT_TRUE(c.callers[0].all_tenants);
+  EXPECT_EQ(c.callers[0].token_salt_hex, "0a1b2c3d4e5f60718293a4b5c6d7e8f9");
+  EXPECT_EQ(c.callers[0].token_digest_hex,
+            "cfe21e0f2f40af5232debd777ec3dea3957d336afe70a07bb1c484fa208487c1");
+  EXPECT_EQ(c.callers[1].role, CallerRole::kOperator);
+  EXPECT_FALSE(c.callers[1].all_tenants);
+  EXPECT_EQ(c.callers[1].tenants, std::vector<std::string>{"contoso"});
+  EXPECT_TRUE(c.callers[1].token_digest_hex.empty());
+  EXPECT_EQ(c.callers[1].client_cert_names, std::vector<std::string>{"hr.contoso.example"});
+  EXPECT_EQ(c.callers[2].role, CallerRole::kReader);
+  EXPECT_EQ(c.callers[2].client_cert_names, std::vector<std::string>{"spiffe://x/dash"});
+  EXPECT_TRUE(MustParse(kValid).callers.empty());
+}
+
+TEST(ConfigLoaderTest, CallerMistakesAreNamedWithoutEchoingTheHash) {
+  const auto error = [](absl::string_view caller) {
+    return ErrorOf(WithCallers(absl::StrCat("  - ", caller)));
+  };
+  EXPECT_THAT(error("{name: x, role: root, tenants: [contoso], token_hash: h}"),
+              HasSubstr("callers[0].role: \"root\": expected reader, operator or admin"));
+  EXPECT_THAT(error("{name: x, role: reader, tenants: [northwind], client_cert_names: [a]}"),
+              HasSubstr("callers[0].tenants[0]: \"northwind\" is not a tenant of this "
+                        "configuration"));
+  EXPECT_THAT(error("{name: x, role: reader, tenants: [], client_cert_names: [a]}"),
+              HasSubstr("callers[0].tenants: must not be empty"));
+  EXPECT_THAT(error("{name: x, role: reader, tenants: [\"*\", contoso], client_cert_names: [a]}"),
+              HasSubstr("list no other tenant beside it"));
+  EXPECT_THAT(error("{name: x, role: reader, tenants: [contoso]}"),
+              HasSubstr("callers[0]: give token_hash, client_cert_names or both"));
+  EXPECT_THAT(error("{name: \"a b\", role: reader, tenants: [contoso], client_cert_names: [a]}"),
+              HasSubstr("callers[0].name: \"a b\" must be 1 to 63 letters"));
+  EXPECT_THAT(error("{role: reader, tenants: [contoso], client_cert_names: [a]}"),
+              HasSubstr("callers[0].name: required"));
+  // A token pasted where its hash goes: refused, and not repeated.
+  const std::string pasted =
+      error("{name: x, role: reader, tenants: [contoso], token_hash: gft_the-token-itself}");
+  EXPECT_THAT(pasted, HasSubstr("callers[0].token_hash: expected sha256:<salt hex>:<digest hex> "
+                                "as printed by guestflowd hash-token"));
+  EXPECT_THAT(pasted, Not(HasSubstr("gft_the-token-itself")));
+  EXPECT_THAT(error(absl::StrCat("{name: x, role: reader, tenants: [contoso], token_hash: ",
+                                 "sha256:ABCD0123ABCD0123:", std::string(64, 'a'), "}")),
+              HasSubstr("callers[0].token_hash: expected sha256:"));
+  EXPECT_THAT(ErrorOf(WithCallers(
+                  "  - {name: x, role: reader, tenants: [contoso], client_cert_names: [a]}\n"
+                  "  - {name: x, role: reader, tenants: [contoso], client_cert_names: [a]}")),
+              AllOf(HasSubstr("callers[1].name: \"x\" is already used by callers[0]"),
+                    HasSubstr("\"a\" also names callers[0]")));
+  EXPECT_THAT(ErrorOf(absl::StrCat(kValid, "callers: {name: x}\n")),
+              HasSubstr("callers: expected a list of callers"));
+}
+
+TEST(ConfigLoaderTest, ServingNeedsATransportAndACaller) {
+  const std::string caller = absl::StrCat(
+      "callers:\n  - {name: ops, role: admin, tenants: [\"*\"], token_hash: ", kHash, "}\n");
+  const auto servable = [&](absl::string_view server) {
+    return CheckServable(MustParse(absl::StrCat("server:\n", server, "\n", kValid, caller)));
+  };
+  EXPECT_TRUE(servable("  plaintext: true").ok());
+  EXPECT_TRUE(servable("  listen: \"[::1]:7000\"\n  plaintext: true").ok());
+  EXPECT_TRUE(servable("  listen: localhost:7000\n  plaintext: true").ok());
+  EXPECT_TRUE(servable("  listen: 0.0.0.0:7000\n  tls: {cert_file: a, key_file: b}").ok());
+  const absl::Status neither = servable("  listen: 127.0.0.1:7000");
+  EXPECT_EQ(neither.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(neither.message(),
+              HasSubstr("server.tls: required (cert_file and key_file), or server.plaintext: "
+                        "true"));
+  EXPECT_THAT(servable("  listen: 0.0.0.0:7000\n  plaintext: true").message(),
+              HasSubstr("plain text is allowed only on a loopback address (127.0.0.1, [::1], "
+                        "localhost), not on 0.0.0.0:7000"));
+  EXPECT_THAT(servable("  listen: 10.1.2.3:7000\n  plaintext: true").message(),
+              HasSubstr("not on 10.1.2.3:7000"));
+  const absl::Status no_callers =
+      CheckServable(MustParse(absl::StrCat("server:\n  plaintext: true\n", kValid)));
+  EXPECT_THAT(no_callers.message(), HasSubstr("callers: none configured"));
+  EXPECT_THAT(no_callers.message(), HasSubstr("guestflowd new-token"));
 }
 
 }  // namespace

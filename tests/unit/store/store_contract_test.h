@@ -502,6 +502,19 @@ TEST_P(StoreContractTest, ListFiltersByTenantStateAndBatch) {
   GF_ASSERT_OK_AND_ASSIGN(auto cancelled, ids(Query().State(OnboardingState::kCancelled)));
   EXPECT_THAT(cancelled, ::testing::IsEmpty());
 
+  // A caller's grants: a set of tenants, with the other filters and paging.
+  GF_ASSERT_OK_AND_ASSIGN(auto granted, ids(Query().TenantIn({"fabrikam", "northwind"})));
+  EXPECT_THAT(granted, ElementsAre("e", "d"));
+  GF_ASSERT_OK_AND_ASSIGN(auto both, ids(Query().TenantIn({"contoso", "fabrikam"}).PageSize(2)));
+  EXPECT_THAT(both, ElementsAre("f", "e", "d", "c", "b", "a"));
+  GF_ASSERT_OK_AND_ASSIGN(auto granted_queued,
+                          ids(Query().TenantIn({"fabrikam"}).State(OnboardingState::kQueued)));
+  EXPECT_THAT(granted_queued, ElementsAre("d"));
+  GF_ASSERT_OK_AND_ASSIGN(auto outside, ids(Query().TenantIn({"fabrikam"}).Tenant("contoso")));
+  EXPECT_THAT(outside, ::testing::IsEmpty());
+  GF_ASSERT_OK_AND_ASSIGN(auto nothing_granted, ids(Query().TenantIn({})));
+  EXPECT_THAT(nothing_granted, ::testing::IsEmpty());
+
   // Listed onboardings are whole, steps included.
   GF_ASSERT_OK_AND_ASSIGN(OnboardingPage page, store_->ListOnboardings(Query().PageSize(1)));
   ASSERT_EQ(page.onboardings.size(), 1u);

@@ -165,6 +165,10 @@ class Query {
     query_.tenant = std::string(tenant);
     return *this;
   }
+  Query& TenantIn(std::vector<std::string> tenants) {
+    query_.tenant_in = std::move(tenants);
+    return *this;
+  }
   Query& State(OnboardingState state) {
     query_.state = state;
     return *this;
