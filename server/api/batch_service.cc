@@ -359,7 +359,12 @@ grpc::ServerUnaryReactor* BatchServiceImpl::ListBatchItems(grpc::CallbackServerC
         request->page_size() == 0 ? kDefaultPageSize : std::min(request->page_size(), kMaxPageSize);
     query.page_token = request->page_token();
     GF_ASSIGN_OR_RETURN(BatchItemPage page, batches_->ListItems(query));
-    for (const BatchItemRecord& item : page.items) ToProto(item, response->add_items());
+    for (const BatchItemRecord& item : page.items) {
+      // A row the batch's caller started in another tenant is not this
+      // caller's to see.
+      if (!item.tenant.empty() && !caller.MayUse(item.tenant)) continue;
+      ToProto(item, response->add_items());
+    }
     response->set_next_page_token(page.next_page_token);
     return absl::OkStatus();
   });

@@ -50,6 +50,7 @@ struct BatchItemRecord {
   std::optional<OnboardingState> state;
   std::optional<StepKind> failed_step;
   std::string onboarding_error;
+  std::string tenant;  // the onboarding's; empty for a refused row
 };
 
 struct BatchSummary {

@@ -42,7 +42,7 @@ constexpr char kCountStates[] =
 constexpr char kSelectItems[] =
     "SELECT i.line, i.email, i.onboarding_id, i.error, o.state, o.error, "
     "(SELECT s.kind FROM steps s WHERE s.onboarding_id = o.id AND s.state = 'FAILED' "
-    " ORDER BY s.position LIMIT 1) "
+    " ORDER BY s.position LIMIT 1), o.tenant "
     "FROM batch_items i LEFT JOIN onboardings o ON o.id = i.onboarding_id "
     "AND i.onboarding_id <> '' "
     "WHERE i.batch_id = $1 AND i.line > $2 "
@@ -210,6 +210,7 @@ absl::StatusOr<BatchItemPage> PgBatchStore::ListItems(const BatchItemQuery& quer
       item.error = r.Text(i, 3);
       if (!r.IsNull(i, 4)) item.state = OnboardingStateFromName(r.Text(i, 4));
       item.onboarding_error = r.Text(i, 5);
+      if (!r.IsNull(i, 7)) item.tenant = r.Text(i, 7);
       if (!r.IsNull(i, 6)) item.failed_step = StepFromName(r.Text(i, 6));
       page.items.push_back(std::move(item));
     }

@@ -39,7 +39,7 @@ constexpr char kCountStates[] =
 constexpr char kSelectItems[] =
     "SELECT i.line, i.email, i.onboarding_id, i.error, o.state, o.error, "
     "(SELECT s.kind FROM steps s WHERE s.onboarding_id = o.id AND s.state = 'FAILED' "
-    " ORDER BY s.position LIMIT 1) "
+    " ORDER BY s.position LIMIT 1), o.tenant "
     "FROM batch_items i LEFT JOIN onboardings o ON o.id = i.onboarding_id AND i.onboarding_id <> "
     "'' "
     "WHERE i.batch_id = ?1 AND i.line > ?2 "
@@ -208,6 +208,7 @@ absl::StatusOr<BatchItemPage> SqliteBatchStore::ListItems(const BatchItemQuery& 
       item.error = select.Text(3);
       if (!select.IsNull(4)) item.state = OnboardingStateFromName(select.Text(4));
       item.onboarding_error = select.Text(5);
+      if (!select.IsNull(7)) item.tenant = select.Text(7);
       if (!select.IsNull(6)) item.failed_step = StepFromName(select.Text(6));
       page.items.push_back(std::move(item));
     }

@@ -483,5 +483,42 @@ TEST_F(AuthorizationTest, ABatchRowForATenantNotGrantedIsThatRowsError) {
                                    "caller \"contoso-admin\""));
 }
 
+TEST_F(AuthorizationTest, BatchItemsOfAnotherTenantAreLeftOutForACallerOfTheBatchsTenant) {
+  // The admin of every tenant imports into contoso a row for fabrikam too.
+  const auto admin = server_->Channel(test_callers::kAdminToken);
+  auto admin_batches = v1::BatchService::NewStub(admin);
+  auto context = Deadline(30);
+  v1::Batch batch;
+  auto writer = admin_batches->CreateBatch(context.get(), &batch);
+  v1::CreateBatchRequest header;
+  header.mutable_header()->set_tenant("contoso");
+  header.mutable_header()->set_request_id("rows-for-contoso-and-fabrikam");
+  ASSERT_TRUE(writer->Write(header));
+  v1::CreateBatchRequest rows;
+  rows.set_csv_chunk(
+      "Email,FirstName,LastName,UsageLocation,Tenant\n"
+      "ours@fabrikam.example,Ada,Lovelace,GB,contoso\n"
+      "fabrikams@fabrikam.example,Ada,Lovelace,GB,fabrikam\n");
+  ASSERT_TRUE(writer->Write(rows));
+  writer->WritesDone();
+  ASSERT_TRUE(writer->Finish().ok());
+  ASSERT_EQ(batch.rejected_size(), 0);
+
+  const auto emails = [&](const std::string& token) {
+    v1::ListBatchItemsRequest r;
+    r.set_parent(batch.name());
+    v1::ListBatchItemsResponse response;
+    const grpc::Status s = v1::BatchService::NewStub(server_->Channel(token))
+                               ->ListBatchItems(Deadline().get(), r, &response);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    std::vector<std::string> out;
+    for (const v1::BatchItem& item : response.items()) out.push_back(item.email());
+    return out;
+  };
+  EXPECT_THAT(emails(test_callers::kAdminToken),
+              ::testing::ElementsAre("ours@fabrikam.example", "fabrikams@fabrikam.example"));
+  EXPECT_THAT(emails(kContosoAdminToken), ::testing::ElementsAre("ours@fabrikam.example"));
+}
+
 }  // namespace
 }  // namespace guestflow

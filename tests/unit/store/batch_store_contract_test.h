@@ -385,12 +385,14 @@ TEST_P(BatchStoreContractTest, ItemsAreNeverOverwrittenAndCountsComeFromTheOnboa
   EXPECT_THAT(Lines(all.items), ::testing::ElementsAre(2, 3, 4, 5));
   EXPECT_EQ(all.items[0].email, "a@x.com");
   EXPECT_EQ(all.items[0].onboarding_id, "o1");
+  EXPECT_EQ(all.items[0].tenant, "contoso");  // the onboarding's, for access checks
   EXPECT_EQ(all.items[0].state, OnboardingState::kSucceeded);
   EXPECT_FALSE(all.items[0].failed_step.has_value());
   EXPECT_EQ(all.items[1].state, OnboardingState::kFailed);
   EXPECT_EQ(all.items[1].failed_step, StepKind::kLicense);
   EXPECT_EQ(all.items[1].onboarding_error, "license: no seats left");
   EXPECT_TRUE(all.items[2].onboarding_id.empty());
+  EXPECT_TRUE(all.items[2].tenant.empty());
   EXPECT_FALSE(all.items[2].state.has_value());
   EXPECT_EQ(all.items[2].error, "guest.email: invalid");
   EXPECT_EQ(all.items[3].line, 5);
