@@ -116,20 +116,29 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::WatchOnboardingResponse
       absl::MutexLock lock(&mu_);
       after = last_fetched_;
     }
-    // The onboarding first: its tenant says whether the caller may see it.
-    absl::StatusOr<Onboarding> onboarding = engine_->Get(id_);
-    if (onboarding.ok() && !caller_.MayUse(onboarding->tenant)) {
-      onboarding = OnboardingNotFound(id_);
+    // The first fetch reads the onboarding first: its tenant (which never
+    // changes) says whether the caller may see it at all.
+    if (!tenant_checked_) {
+      absl::StatusOr<Onboarding> first = engine_->Get(id_);
+      absl::Status visible = first.status();
+      if (first.ok() && !caller_.MayUse(first->tenant)) visible = OnboardingNotFound(id_);
+      if (!visible.ok()) {
+        {
+          absl::MutexLock lock(&mu_);
+          fetching_ = false;
+          if (!pending_finish_.has_value()) pending_finish_ = ToGrpcStatus(visible);
+        }
+        Drive();
+        Release();
+        return;
+      }
+      tenant_checked_ = true;
     }
-    absl::StatusOr<std::vector<OnboardingEvent>> events =
-        onboarding.ok() ? engine_->Events(id_, after, kWatchBatch)
-                        : absl::StatusOr<std::vector<OnboardingEvent>>(onboarding.status());
-    if (onboarding.ok() && events.ok()) {
-      // A step may have ended between the two reads: the state shown with
-      // the events is never older than they are.
-      onboarding = engine_->Get(id_);
-    }
-    if (!events.ok()) onboarding = events.status();
+    // Events, then the onboarding: the state shown with the events is never
+    // older than they are.
+    absl::StatusOr<std::vector<OnboardingEvent>> events = engine_->Events(id_, after, kWatchBatch);
+    absl::StatusOr<Onboarding> onboarding =
+        events.ok() ? engine_->Get(id_) : absl::StatusOr<Onboarding>(events.status());
     bool again = false;
     {
       absl::MutexLock lock(&mu_);
@@ -189,6 +198,7 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::WatchOnboardingResponse
   const Caller caller_;
   const std::string id_;
   int64_t token_ = 0;
+  bool tenant_checked_ = false;  // fetches run one at a time
   // One reference for gRPC (released in OnDone), one per fetch in flight.
   std::atomic<int> refs_{1};
 
