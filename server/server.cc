@@ -18,6 +18,7 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 #include "server/api/batch_service.h"
+#include "server/api/rpc_metrics.h"
 #include "server/api/server_credentials.h"
 #include "server/common/logging.h"
 #include "server/common/status_macros.h"
@@ -26,6 +27,8 @@
 #include "server/http/curl_http_client.h"
 #include "server/http/oauth2_token_provider.h"
 #include "server/http/rate_limiter.h"
+#include "server/metrics/metrics.h"
+#include "server/metrics/metrics_server.h"
 #include "server/store/pg_batch_store.h"
 #include "server/store/pg_change_listener.h"
 #include "server/store/pg_connection.h"
@@ -42,6 +45,25 @@ namespace {
 constexpr int kMaxReceiveBytes = 4 << 20;
 constexpr int kApiThreads = 4;
 constexpr size_t kApiQueue = 4096;
+
+#ifndef GUESTFLOW_VERSION
+#define GUESTFLOW_VERSION "0.0.0"
+#endif
+
+metrics::Gauge* const build_info =
+    metrics::Gauge::New("guestflow_build_info", "Always 1: the guestflowd version and its store.",
+                        {"version", "store"});
+metrics::Gauge* const onboardings_gauge = metrics::Gauge::New(
+    "guestflow_onboardings", "Onboardings in the store, by tenant and state.", {"tenant", "state"});
+metrics::Gauge* const queue_gauge = metrics::Gauge::New(
+    "guestflow_queue_depth",
+    "Onboardings due to run a step now and not leased: the scheduler's queue (all replicas).");
+metrics::Gauge* const leases_gauge = metrics::Gauge::New(
+    "guestflow_leases", "Onboardings leased by a replica: a step running (all replicas).");
+metrics::Gauge* const api_pending_gauge = metrics::Gauge::New(
+    "guestflow_api_pending", "API work queued or running on this replica's API pool.");
+metrics::Gauge* const replicas_gauge = metrics::Gauge::New(
+    "guestflow_replicas", "Replicas this one counts by heartbeat (1 with SQLite).");
 
 absl::Status WritePortFile(const std::string& path, int port) {
   const std::string tmp = absl::StrCat(path, ".tmp");
@@ -167,7 +189,72 @@ absl::Status GuestflowServer::OpenStores(const StoreConfig& config) {
   return absl::OkStatus();
 }
 
+absl::Status GuestflowServer::StartMetrics() {
+  const std::shared_ptr<const Config> config = live_->config();
+  build_info->Set({GUESTFLOW_VERSION, config->store.postgres.has_value() ? "postgres" : "sqlite"},
+                  1);
+  // Counted at each scrape: the store is the truth, shared by the replicas.
+  // One query serves the three gauges of a scrape (they render one after
+  // the other): its answer is kept for a second.
+  struct StatsCache {
+    absl::Mutex mu;
+    absl::Time at = absl::InfinitePast();
+    absl::StatusOr<OnboardingStats> stats;
+  };
+  auto cache = std::make_shared<StatsCache>();
+  Store* store = store_.get();
+  Clock* clock = clock_;
+  auto stats = [cache, store, clock]() -> absl::StatusOr<OnboardingStats> {
+    absl::MutexLock lock(&cache->mu);
+    const absl::Time now = clock->Now();
+    if (now - cache->at > absl::Seconds(1)) {
+      cache->stats = store->Stats(now);
+      cache->at = now;
+    }
+    return cache->stats;
+  };
+  onboardings_gauge->SetCallback([stats] {
+    std::map<metrics::Labels, double> out;
+    absl::StatusOr<OnboardingStats> s = stats();
+    if (!s.ok()) return out;
+    for (const auto& [key, count] : s->by_tenant_and_state) {
+      out[{key.first, std::string(OnboardingStateName(key.second))}] = static_cast<double>(count);
+    }
+    return out;
+  });
+  queue_gauge->SetCallback([stats] {
+    absl::StatusOr<OnboardingStats> s = stats();
+    return s.ok() ? std::map<metrics::Labels, double>{{{}, double(s->due)}}
+                  : std::map<metrics::Labels, double>{};
+  });
+  leases_gauge->SetCallback([stats] {
+    absl::StatusOr<OnboardingStats> s = stats();
+    return s.ok() ? std::map<metrics::Labels, double>{{{}, double(s->leased)}}
+                  : std::map<metrics::Labels, double>{};
+  });
+  WorkerPool* pool = api_pool_.get();
+  api_pending_gauge->SetCallback([pool] {
+    return std::map<metrics::Labels, double>{{{}, double(pool->Pending())}};
+  });
+  std::atomic<int>* replicas = &replicas_;
+  replicas_gauge->SetCallback([replicas] {
+    return std::map<metrics::Labels, double>{{{}, double(replicas->load())}};
+  });
+  if (config->server.metrics_listen.empty()) return absl::OkStatus();
+  GF_ASSIGN_OR_RETURN(metrics_server_, metrics::MetricsServer::Start(config->server.metrics_listen,
+                                                                     metrics::Registry::Default()));
+  const std::string& listen = config->server.metrics_listen;
+  LogInfo(absl::StrCat("metrics on http://", listen.substr(0, listen.rfind(':')), ":",
+                       metrics_server_->port(), "/metrics"));
+  return absl::OkStatus();
+}
+
 GuestflowServer::~GuestflowServer() {
+  metrics_server_.reset();
+  for (metrics::Gauge* g :
+       {onboardings_gauge, queue_gauge, leases_gauge, api_pending_gauge, replicas_gauge}) {
+    g->SetCallback(nullptr);
+  }
   Shutdown();
   StopHeartbeat();
 }
@@ -218,6 +305,9 @@ absl::Status GuestflowServer::Start() {
   grpc::ServerBuilder builder;
   builder.AddListeningPort(listen, credentials_, &port_);
   builder.SetMaxReceiveMessageSize(kMaxReceiveBytes);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(NewRpcMetricsInterceptor());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.RegisterService(onboarding_service_.get());
   builder.RegisterService(admin_service_.get());
   builder.RegisterService(batch_service_.get());
@@ -233,6 +323,7 @@ absl::Status GuestflowServer::Start() {
     BeatOnce();  // the share is right before the first step runs
     heartbeat_ = std::thread([this] { HeartbeatLoop(); });
   }
+  GF_RETURN_IF_ERROR(StartMetrics());
   health->SetServingStatus(true);
   if (!options_.port_file.empty()) GF_RETURN_IF_ERROR(WritePortFile(options_.port_file, port_));
   const std::string host = listen.substr(0, listen.rfind(':'));

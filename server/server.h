@@ -29,6 +29,9 @@
 namespace guestflow {
 
 class PgChangeListener;
+namespace metrics {
+class MetricsServer;
+}
 class PgReplicaRegistry;
 
 struct ServerOptions {
@@ -87,6 +90,10 @@ class GuestflowServer : public AdminBackend {
   std::unique_ptr<AdminServiceImpl> admin_service_;
   std::unique_ptr<grpc::Service> batch_service_;
   std::unique_ptr<grpc::Server> grpc_server_;
+  // The /metrics endpoint (server.metrics_listen) and the gauges counted at
+  // each scrape.
+  absl::Status StartMetrics();
+  std::unique_ptr<metrics::MetricsServer> metrics_server_;
   int port_ = 0;
   bool shut_down_ = false;
   absl::Mutex reload_mu_;  // one reload at a time

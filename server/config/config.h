@@ -76,6 +76,9 @@ struct ServerConfig {
   // (`plaintext: true`) and only listens on a loopback address.
   std::optional<TlsConfig> tls;
   bool plaintext = false;
+  // Set: the Prometheus /metrics endpoint listens here (plain HTTP, host:port;
+  // port 0 picks one). Empty: no endpoint.
+  std::string metrics_listen;
   std::string plugin_dir;            // absolute after loading
   std::vector<std::string> plugins;  // library files inside plugin_dir
   // Optional allowlist: when not empty, every file of `plugins` must be here

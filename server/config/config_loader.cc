@@ -559,9 +559,9 @@ class Loader {
   }
 
   void LoadServer(const YAML::Node& node, const std::string& path, ServerConfig* out) {
-    MapReader m(
-        node, path, errors_,
-        {"listen", "tls", "plaintext", "plugin_dir", "plugins", "plugin_sha256", "shutdown_grace"});
+    MapReader m(node, path, errors_,
+                {"listen", "tls", "plaintext", "metrics_listen", "plugin_dir", "plugins",
+                 "plugin_sha256", "shutdown_grace"});
     if (const YAML::Node* n = m.Get("listen")) {
       if (std::optional<std::string> s = values_.String(*n, m.PathOf("listen"))) {
         if (std::optional<std::string> problem =
@@ -571,6 +571,18 @@ class Loader {
                                     "; expected host:port such as 127.0.0.1:50051 or [::]:50051"));
         } else {
           out->listen = *s;
+        }
+      }
+    }
+    if (const YAML::Node* n = m.Get("metrics_listen")) {
+      if (std::optional<std::string> s = values_.String(*n, m.PathOf("metrics_listen"))) {
+        if (std::optional<std::string> problem =
+                CheckHostPort(*s, /*port_required=*/true, /*min_port=*/0, nullptr)) {
+          errors_->Add(n->Mark(), m.PathOf("metrics_listen"),
+                       absl::StrCat(Quoted(*s), ": ", *problem,
+                                    "; expected host:port such as 0.0.0.0:9464"));
+        } else {
+          out->metrics_listen = *s;
         }
       }
     }

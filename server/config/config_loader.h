@@ -13,6 +13,7 @@
 //       require_client_cert: false # true: refuse connections without one
 //       reload_interval: 60s       # at least 1s; the files are re-read this often
 //     plaintext: false             # true instead of tls: no TLS, loopback only
+//     metrics_listen: 0.0.0.0:9464 # Prometheus /metrics (plain HTTP); unset: none
 //     plugin_dir: ./plugins        # folder holding the plugin libraries;
 //                                  # required when `plugins` lists any
 //     plugins: [fake_invite.so]    # library file names inside plugin_dir (plain

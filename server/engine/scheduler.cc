@@ -8,6 +8,7 @@
 #include "server/common/logging.h"
 #include "server/common/status_macros.h"
 #include "server/engine/state_machine.h"
+#include "server/metrics/metrics.h"
 
 namespace guestflow {
 namespace {
@@ -17,9 +18,20 @@ namespace {
 constexpr int kMaxConflictRetries = 5;
 
 std::string Context(const Onboarding& o, const Step* step) {
-  return absl::StrCat("onboarding=", o.id, " tenant=", o.tenant,
-                      step != nullptr ? absl::StrCat(" step=", StepName(step->kind)) : "");
+  return absl::StrCat(
+      "onboarding=", o.id, " tenant=", o.tenant,
+      step != nullptr ? absl::StrCat(" step=", StepName(step->kind)) : "",
+      step != nullptr && !step->plugin.empty() ? absl::StrCat(" plugin=", step->plugin) : "");
 }
+
+metrics::Counter* const step_outcomes = metrics::Counter::New(
+    "guestflow_step_outcomes_total",
+    "Step runs, by step, plugin and the state the run left the step in (SUCCEEDED, FAILED, "
+    "WAITING for a retry or for the cloud, ...).",
+    {"step", "plugin", "outcome"});
+metrics::Histogram* const step_duration = metrics::Histogram::New(
+    "guestflow_step_duration_seconds", "Time one run of a step takes in its plugin.",
+    {"step", "plugin"}, metrics::Histogram::LatencyBuckets());
 
 }  // namespace
 
@@ -178,7 +190,9 @@ absl::Status Scheduler::RunStepOf(Onboarding o) {
   LogInfo("step started", Context(o, CurrentStep(o)));
 
   // 2. Run it. This may take seconds; nothing is locked meanwhile.
+  const absl::Time run_start = clock_->Now();
   StepOutcome outcome = runner_->Run(o, kind);
+  const double run_seconds = absl::ToDoubleSeconds(clock_->Now() - run_start);
 
   // The audit trail of what the step sent, whatever happens to its outcome
   // next: those calls took place.
@@ -222,6 +236,10 @@ absl::Status Scheduler::RunStepOf(Onboarding o) {
       feed_->Publish(o.id);
       if (!o.batch_id.empty()) feed_->Publish(BatchFeedKey(o.batch_id));
       const Step* step = stored->FindStep(kind);
+      const std::string plugin = step->plugin.empty() ? "-" : step->plugin;
+      step_outcomes->Add(
+          {std::string(StepName(kind)), plugin, std::string(StepStateName(step->state))});
+      step_duration->Observe({std::string(StepName(kind)), plugin}, run_seconds);
       LogInfo(absl::StrCat("step ", StepStateName(step->state)),
               absl::StrCat(Context(*stored, step), " state=", OnboardingStateName(stored->state)));
       return absl::OkStatus();

@@ -5,11 +5,13 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "nlohmann/json.hpp"
 #include "server/common/logging.h"
 #include "server/config/secret.h"
+#include "server/metrics/metrics.h"
 
 std::string gf_call::LogContext() const {
   std::string context = absl::StrCat("plugin=", plugin, " tenant=", tenant);
@@ -98,9 +100,43 @@ int32_t AnswerThrottled(gf_call* call, const RateLimiter::Permit& permit,
 
 // The audit trail's record of `request` if it has a side effect (any
 // method but GET and HEAD): `response` when an answer came, else `error`.
+metrics::Counter* const cloud_requests = metrics::Counter::New(
+    "guestflow_cloud_requests_total",
+    "Requests sent to the cloud, by service (graph, dataverse, admin, token, webhook, ...), "
+    "method and HTTP status (\"error\": no answer).",
+    {"service", "method", "status"});
+metrics::Histogram* const cloud_duration = metrics::Histogram::New(
+    "guestflow_cloud_request_duration_seconds", "Time from sending a cloud request to its answer.",
+    {"service"}, metrics::Histogram::LatencyBuckets());
+metrics::Counter* const cloud_throttled = metrics::Counter::New(
+    "guestflow_cloud_throttled_total", "429 answers of the cloud, by service and tenant.",
+    {"service", "tenant"});
+metrics::Counter* const cloud_retry_after = metrics::Counter::New(
+    "guestflow_cloud_retry_after_seconds_total",
+    "Seconds the cloud's 429 answers asked to wait (Retry-After), by service and tenant.",
+    {"service", "tenant"});
+
+void CountCloudCall(const gf_call& call, const HttpRequest& request, absl::Time sent,
+                    const HttpResponse* response) {
+  const absl::Time now = call.clock != nullptr ? call.clock->Now() : absl::Now();
+  const std::string method = absl::AsciiStrToUpper(request.method);
+  cloud_requests->Add(
+      {request.service, method, response != nullptr ? absl::StrCat(response->status) : "error"});
+  cloud_duration->Observe({request.service}, absl::ToDoubleSeconds(now - sent));
+  if (response == nullptr || response->status != 429) return;
+  cloud_throttled->Add({request.service, call.tenant});
+  for (const HttpHeader& h : response->headers) {
+    double seconds = 0;
+    if (absl::EqualsIgnoreCase(h.name, "retry-after") && absl::SimpleAtod(h.value, &seconds)) {
+      cloud_retry_after->Add({request.service, call.tenant}, seconds);
+    }
+  }
+}
+
 void RecordCloudCall(gf_call& call, const HttpRequest& request, absl::Time sent,
                      const HttpResponse* response, absl::string_view error)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(call.mu) {
+  CountCloudCall(call, request, sent, response);
   if (absl::EqualsIgnoreCase(request.method, "GET") ||
       absl::EqualsIgnoreCase(request.method, "HEAD")) {
     return;
@@ -127,6 +163,14 @@ void RecordCloudCall(gf_call& call, const HttpRequest& request, absl::Time sent,
   } else {
     c.transport_error = RedactSecrets(error, call.secrets);
   }
+  // One line per change made in the cloud, with the cloud's request id: with
+  // the step lines, a guest's whole story is one grep for its onboarding id.
+  LogInfo(absl::StrCat("cloud call ", c.method, " ", c.url, " -> ",
+                       response != nullptr ? absl::StrCat(c.status) : c.transport_error),
+          absl::StrCat("onboarding=", c.onboarding_id, " tenant=", c.tenant, " step=", c.step,
+                       " plugin=", c.plugin, " service=", c.service,
+                       " request_id=", c.request_id.empty() ? "-" : c.request_id,
+                       " ms=", absl::ToInt64Milliseconds(c.duration)));
   call.cloud_calls.push_back(std::move(c));
 }
 

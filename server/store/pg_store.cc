@@ -400,6 +400,34 @@ absl::StatusOr<int64_t> PgStore::CountUnfinished() {
   return count;
 }
 
+absl::StatusOr<OnboardingStats> PgStore::Stats(absl::Time now) {
+  OnboardingStats stats;
+  GF_RETURN_IF_ERROR(pool_->InTransaction([&](PgSession& s) -> absl::Status {
+    stats = OnboardingStats();
+    GF_ASSIGN_OR_RETURN(
+        PgResult by_state,
+        s.Exec("SELECT tenant, state, COUNT(*) FROM onboardings GROUP BY tenant, state"));
+    for (int i = 0; i < by_state.rows(); ++i) {
+      if (std::optional<OnboardingState> state = OnboardingStateFromName(by_state.Text(i, 1))) {
+        stats.by_tenant_and_state[{by_state.Text(i, 0), *state}] = by_state.Int(i, 2);
+      }
+    }
+    PgParams params;
+    params.Time(now);
+    GF_ASSIGN_OR_RETURN(
+        PgResult queue,
+        s.Exec("SELECT COUNT(*) FILTER (WHERE due_time <= $1 AND (lease_owner IS NULL OR "
+               "lease_expires <= $1)), COUNT(*) FILTER (WHERE lease_owner IS NOT NULL AND "
+               "lease_expires > $1) FROM onboardings WHERE due_time IS NOT NULL OR "
+               "lease_owner IS NOT NULL",
+               params));
+    stats.due = queue.Int(0, 0);
+    stats.leased = queue.Int(0, 1);
+    return absl::OkStatus();
+  }));
+  return stats;
+}
+
 absl::StatusOr<std::optional<absl::Time>> PgStore::NextDueTime() {
   std::optional<absl::Time> next;
   GF_RETURN_IF_ERROR(pool_->InTransaction([&](PgSession& s) -> absl::Status {

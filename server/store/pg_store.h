@@ -60,6 +60,7 @@ class PgStore : public Store {
   [[nodiscard]] absl::StatusOr<std::optional<Onboarding>> FindByRequestId(
       absl::string_view tenant, absl::string_view request_id) override;
   [[nodiscard]] absl::StatusOr<int64_t> CountUnfinished() override;
+  [[nodiscard]] absl::StatusOr<OnboardingStats> Stats(absl::Time now) override;
   [[nodiscard]] absl::StatusOr<bool> RenewLease(absl::string_view id, absl::string_view owner,
                                                 absl::Time until) override;
   [[nodiscard]] absl::StatusOr<std::optional<absl::Time>> NextDueTime() override;

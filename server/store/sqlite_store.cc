@@ -384,6 +384,37 @@ class SqliteStore::Impl {
     return row ? count.Int(0) : 0;
   }
 
+  absl::StatusOr<OnboardingStats> Stats(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    OnboardingStats stats;
+    GF_RETURN_IF_ERROR(InTransaction(TxnKind::kRead, [&]() -> absl::Status {
+      stats = OnboardingStats();
+      GF_ASSIGN_OR_RETURN(
+          Stmt by_state,
+          Prepare("SELECT tenant, state, COUNT(*) FROM onboardings GROUP BY tenant, state"));
+      while (true) {
+        GF_ASSIGN_OR_RETURN(bool row, by_state.Step());
+        if (!row) break;
+        if (std::optional<OnboardingState> state = OnboardingStateFromName(by_state.Text(1))) {
+          stats.by_tenant_and_state[{by_state.Text(0), *state}] = by_state.Int(2);
+        }
+      }
+      GF_ASSIGN_OR_RETURN(
+          Stmt queue,
+          Prepare("SELECT COALESCE(SUM(due_time <= ?1 AND (lease_owner IS NULL OR "
+                  "lease_expires <= ?1)), 0), COALESCE(SUM(lease_owner IS NOT NULL AND "
+                  "lease_expires > ?1), 0) FROM onboardings WHERE due_time IS NOT NULL OR "
+                  "lease_owner IS NOT NULL"));
+      queue.BindTime(1, now);
+      GF_ASSIGN_OR_RETURN(bool row, queue.Step());
+      if (row) {
+        stats.due = queue.Int(0);
+        stats.leased = queue.Int(1);
+      }
+      return absl::OkStatus();
+    }));
+    return stats;
+  }
+
   absl::StatusOr<std::optional<absl::Time>> NextDueTime() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     std::optional<absl::Time> next;
     auto consider = [&next](const Stmt& stmt) {
@@ -649,6 +680,11 @@ absl::StatusOr<bool> SqliteStore::RenewLease(absl::string_view id, absl::string_
 absl::StatusOr<int64_t> SqliteStore::CountUnfinished() {
   absl::MutexLock lock(&impl_->mu);
   return impl_->CountUnfinished();
+}
+
+absl::StatusOr<OnboardingStats> SqliteStore::Stats(absl::Time now) {
+  absl::MutexLock lock(&impl_->mu);
+  return impl_->Stats(now);
 }
 
 absl::StatusOr<std::optional<absl::Time>> SqliteStore::NextDueTime() {

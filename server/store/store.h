@@ -39,6 +39,15 @@ struct ListOnboardingsQuery {
   std::string page_token;                // from a previous ListPage
 };
 
+// What the store holds, for the metrics: onboardings by tenant and state,
+// how many are due and free to run (the scheduler's queue), and how many
+// are leased (a step running on some replica).
+struct OnboardingStats {
+  std::map<std::pair<std::string, OnboardingState>, int64_t> by_tenant_and_state;
+  int64_t due = 0;
+  int64_t leased = 0;
+};
+
 struct OnboardingPage {
   std::vector<Onboarding> onboardings;  // newest first (create_time, then id)
   std::string next_page_token;          // empty on the last page
@@ -95,6 +104,9 @@ class Store {
 
   // How many onboardings have not ended (queued, running or waiting).
   [[nodiscard]] virtual absl::StatusOr<int64_t> CountUnfinished() = 0;
+
+  // Counts for the metrics, as of `now` (due and leased are judged by it).
+  [[nodiscard]] virtual absl::StatusOr<OnboardingStats> Stats(absl::Time now) = 0;
 
   // Leases to `owner`, until now + `lease`, at most `limit` onboardings whose
   // due_time <= now and whose lease is free or expired, oldest (create_time,

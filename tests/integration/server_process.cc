@@ -63,6 +63,7 @@ std::string DemoConfig(const std::string& demo_config, const std::string& emulat
   return absl::StrReplaceAll(ReadFile(demo_config),
                              {{"http://127.0.0.1:47080", emulator_url},
                               {"listen: 127.0.0.1:47051", "listen: 127.0.0.1:0"},
+                              {"metrics_listen: 127.0.0.1:47090", "metrics_listen: 127.0.0.1:0"},
                               {"../build/plugins", plugin_dir},
                               {"../build/sandbox", dir}});
 }

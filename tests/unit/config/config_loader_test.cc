@@ -1012,6 +1012,14 @@ TEST(ConfigLoaderTest, TlsFilesResolveAgainstTheConfigFolder) {
   EXPECT_TRUE(MustParse(WithServer("  plaintext: true")).server.plaintext);
 }
 
+TEST(ConfigLoaderTest, MetricsListenIsAnAddressOrAbsent) {
+  EXPECT_EQ(MustParse(kValid).server.metrics_listen, "");
+  EXPECT_EQ(MustParse(WithServer("  metrics_listen: 0.0.0.0:9464")).server.metrics_listen,
+            "0.0.0.0:9464");
+  EXPECT_THAT(ErrorOf(WithServer("  metrics_listen: 9464")),
+              HasSubstr("server.metrics_listen: \"9464\""));
+}
+
 TEST(ConfigLoaderTest, TlsMistakesAreNamed) {
   EXPECT_THAT(ErrorOf(WithServer("  tls: {cert_file: a.crt}")),
               HasSubstr("server.tls.key_file: required (the PEM private key of cert_file)"));

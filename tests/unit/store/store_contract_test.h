@@ -815,6 +815,45 @@ TEST_P(StoreContractTest, CountUnfinishedCountsWhatHasNotEnded) {
   EXPECT_EQ(count, 1);
 }
 
+TEST_P(StoreContractTest, StatsCountByTenantAndStateWithTheQueueAndTheLeases) {
+  GF_ASSERT_OK_AND_ASSIGN(OnboardingStats empty, store_->Stats(kT0));
+  EXPECT_TRUE(empty.by_tenant_and_state.empty());
+  EXPECT_EQ(empty.due, 0);
+  EXPECT_EQ(empty.leased, 0);
+  GF_ASSERT_OK_AND_ASSIGN(Onboarding a, Create(NewOnboarding("a", "contoso", kT0)));
+  GF_ASSERT_OK_AND_ASSIGN(Onboarding b, Create(NewOnboarding("b", "contoso", kT0)));
+  GF_ASSERT_OK_AND_ASSIGN(Onboarding c, Create(NewOnboarding("c", "fabrikam", kT0)));
+  Onboarding later = NewOnboarding("later", "fabrikam", kT0);
+  later.due_time = kT0 + absl::Hours(1);  // waiting: not due yet
+  later.state = OnboardingState::kWaiting;
+  GF_ASSERT_OK_AND_ASSIGN(Onboarding stored_later, Create(later));
+  Onboarding done = NewOnboarding("done", "fabrikam", kT0);
+  done.state = OnboardingState::kSucceeded;
+  done.due_time.reset();
+  GF_ASSERT_OK_AND_ASSIGN(Onboarding stored_done, Create(done));
+  GF_ASSERT_OK_AND_ASSIGN(std::vector<Onboarding> leased,
+                          store_->LeaseDue("w", kT0, absl::Seconds(30), 1));
+  ASSERT_EQ(leased.size(), 1u);
+
+  GF_ASSERT_OK_AND_ASSIGN(OnboardingStats stats, store_->Stats(kT0));
+  using Key = std::pair<std::string, OnboardingState>;
+  EXPECT_THAT(stats.by_tenant_and_state,
+              ::testing::UnorderedElementsAre(
+                  ::testing::Pair(Key{"contoso", OnboardingState::kQueued}, 2),
+                  ::testing::Pair(Key{"fabrikam", OnboardingState::kQueued}, 1),
+                  ::testing::Pair(Key{"fabrikam", OnboardingState::kWaiting}, 1),
+                  ::testing::Pair(Key{"fabrikam", OnboardingState::kSucceeded}, 1)));
+  EXPECT_EQ(stats.due, 2);  // three due, one of them leased
+  EXPECT_EQ(stats.leased, 1);
+  // Once the lease has expired, that one is due again and leased no more.
+  GF_ASSERT_OK_AND_ASSIGN(stats, store_->Stats(kT0 + absl::Minutes(1)));
+  EXPECT_EQ(stats.due, 3);
+  EXPECT_EQ(stats.leased, 0);
+  // And in an hour the waiting one is due too.
+  GF_ASSERT_OK_AND_ASSIGN(stats, store_->Stats(kT0 + absl::Hours(2)));
+  EXPECT_EQ(stats.due, 4);
+}
+
 TEST_P(StoreContractTest, NextDueTimeIsTheEarliestFreeDueTime) {
   GF_ASSERT_OK_AND_ASSIGN(std::optional<absl::Time> next, store_->NextDueTime());
   EXPECT_FALSE(next.has_value()) << "empty store";
