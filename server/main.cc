@@ -13,6 +13,7 @@
 #include "server/auth/caller_token.h"
 #include "server/common/logging.h"
 #include "server/common/process_hardening.h"
+#include "server/config/config_loader.h"
 #include "server/server.h"
 
 namespace {
@@ -73,6 +74,10 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   app.add_option("--config", options.config_path, "YAML configuration file");
   CLI::App* new_token =
       app.add_subcommand("new-token", "print a new caller token and its token_hash");
+  bool check_config = false;
+  app.add_flag("--check-config", check_config,
+               "validate the configuration (keys, values, transport, callers) and exit; files it "
+               "names (certificates, plugins, secrets) are read at start");
   CLI::App* hash_token = app.add_subcommand(
       "hash-token", "print the token_hash of the token read from standard input");
   app.require_subcommand(0, 1);
@@ -89,6 +94,19 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   if (options.config_path.empty()) {
     std::fprintf(stderr, "guestflowd: --config is required\n%s", app.help().c_str());
     return 2;
+  }
+  if (check_config) {
+    absl::StatusOr<guestflow::Config> config = guestflow::LoadConfigFile(options.config_path);
+    absl::Status servable =
+        config.ok() ? guestflow::CheckServable(*config) : config.status();
+    if (!servable.ok()) {
+      std::fprintf(stderr, "guestflowd: %s\n", std::string(servable.message()).c_str());
+      return 1;
+    }
+    std::printf("%s: valid (%zu tenant(s), %zu caller(s), %s)\n", options.config_path.c_str(),
+                config->tenants.size(), config->callers.size(),
+                config->server.tls.has_value() ? "TLS" : "plain text on loopback");
+    return 0;
   }
   guestflow::InitLogging(ParseLevel(log_level), log_format);
   // Before any secret is read: a core dump or a ptrace would show them.
