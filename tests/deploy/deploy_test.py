@@ -9,7 +9,8 @@ that none of them can rot:
   guestflowd needs to run safely (non-root, limits, read-only root);
 - the Dockerfile's runtime stage installs the Debian package of every shared
   library the binaries and plugins it copies need, and runs as non-root;
-- the systemd unit passes `systemd-analyze verify` with no complaint.
+- the systemd unit passes `systemd-analyze verify` with no complaint;
+- docs/configuration.md mentions every key the config loader accepts.
 
 Run by ctest (deploy_test) with GUESTFLOWD and GUESTFLOW_BUILD_DIR set.
 """
@@ -242,6 +243,20 @@ class DockerfileTest(unittest.TestCase):
             if package not in packages:
                 missing.append(f"{lib} ({package})")
         self.assertEqual(missing, [], "the runtime stage does not install these")
+
+
+class ConfigReferenceTest(unittest.TestCase):
+    def test_every_key_the_loader_accepts_is_documented(self):
+        with open(os.path.join(ROOT, "server", "config", "config_loader.cc")) as f:
+            loader = f.read()
+        keys = set()
+        for m in re.finditer(r'MapReader\s+\w+\((?:[^{;]|\n)*?\{((?:"[^"]*",?\s*)+)\}\)', loader):
+            keys |= set(re.findall(r'"([^"]+)"', m.group(1)))
+        self.assertGreater(len(keys), 60, "the key lists were not found in config_loader.cc")
+        with open(os.path.join(ROOT, "docs", "configuration.md")) as f:
+            doc = f.read()
+        undocumented = sorted(k for k in keys if not re.search(rf"\b{re.escape(k)}\b", doc))
+        self.assertEqual(undocumented, [], "docs/configuration.md does not mention these keys")
 
 
 class SystemdTest(unittest.TestCase):
