@@ -49,25 +49,13 @@ class MetricsE2eTest : public ::testing::Test {
     ASSERT_TRUE(server_->Start()) << server_->log();
   }
 
-  // The port from the start-up line "metrics on http://127.0.0.1:PORT/metrics".
-  int MetricsPort() {
-    const std::string log = server_->log();
-    const size_t at = log.find("metrics on http://127.0.0.1:");
-    if (at == std::string::npos) return 0;
-    const size_t start = at + sizeof("metrics on http://127.0.0.1:") - 1;
-    int port = 0;
-    return absl::SimpleAtoi(log.substr(start, log.find('/', start) - start), &port) ? port : 0;
-  }
-
   // Scrapes, checks the format, and returns the samples.
   Samples Scrape() {
-    httplib::Client client("127.0.0.1", MetricsPort());
-    auto res = client.Get("/metrics");
-    EXPECT_TRUE(res && res->status == 200);
-    if (!res) return {};
-    WriteFile(dir_.File("metrics.txt"), res->body);
+    const std::string body = server_->ScrapeMetrics();
+    EXPECT_FALSE(body.empty());
+    WriteFile(dir_.File("metrics.txt"), body);
     const itest::RunResult checked = itest::Run({CHECK_PROMETHEUS_TEXT, dir_.File("metrics.txt")});
-    EXPECT_EQ(checked.exit_code, 0) << checked.output << "\n" << res->body;
+    EXPECT_EQ(checked.exit_code, 0) << checked.output << "\n" << body;
     Samples samples;
     for (absl::string_view line : absl::StrSplit(checked.output, '\n', absl::SkipEmpty())) {
       const nlohmann::json j = nlohmann::json::parse(line);
@@ -83,7 +71,7 @@ class MetricsE2eTest : public ::testing::Test {
 };
 
 TEST_F(MetricsE2eTest, AnOnboardingShowsInEveryFamily) {
-  ASSERT_GT(MetricsPort(), 0) << server_->log();
+  ASSERT_GT(server_->MetricsPort(), 0) << server_->log();
   auto stub = v1::OnboardingService::NewStub(server_->Channel());
   v1::Onboarding o;
   ASSERT_TRUE(stub->StartOnboarding(itest::Deadline().get(),

@@ -16,6 +16,7 @@
 
 extern char** environ;
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "client/connection.h"
@@ -203,6 +204,22 @@ void ServerProcess::SendSignal(int sig) {
 }
 
 std::string ServerProcess::log() const { return ReadFile(log_path_); }
+
+int ServerProcess::MetricsPort() const {
+  const std::string line = "metrics on http://127.0.0.1:";
+  const std::string text = log();
+  const size_t at = text.find(line);
+  if (at == std::string::npos) return 0;
+  const size_t start = at + line.size();
+  int port = 0;
+  return absl::SimpleAtoi(text.substr(start, text.find('/', start) - start), &port) ? port : 0;
+}
+
+std::string ServerProcess::ScrapeMetrics() const {
+  httplib::Client client("127.0.0.1", MetricsPort());
+  auto res = client.Get("/metrics");
+  return res && res->status == 200 ? res->body : "";
+}
 
 EmulatorProcess::EmulatorProcess(std::string fixture_path, std::string log_path)
     : fixture_path_(std::move(fixture_path)), log_path_(std::move(log_path)) {

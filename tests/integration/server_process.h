@@ -71,6 +71,11 @@ class ServerProcess {
   void SendSignal(int sig);
   int exit_code() const { return exit_code_; }
   std::string log() const;
+  // The port of /metrics (server.metrics_listen) from the start-up line
+  // "metrics on http://127.0.0.1:PORT/metrics"; 0 when there is none.
+  int MetricsPort() const;
+  // GET /metrics; empty on failure.
+  std::string ScrapeMetrics() const;
   // Adds an environment variable for the next Start().
   void SetEnv(const std::string& name, const std::string& value) { env_[name] = value; }
 

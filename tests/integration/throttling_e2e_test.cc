@@ -98,7 +98,16 @@ TEST_F(ThrottlingE2eTest, CloudThrottlingPacesTheGuestsAndFailsNone) {
     }
   }
   // The cloud did throttle: more 429s than the two attempts a step has.
-  EXPECT_GT(Answered429(), 2);
+  const int answered = Answered429();
+  EXPECT_GT(answered, 2);
+  // And /metrics counted each of them, with the seconds they asked to wait.
+  const std::string metrics = server_->ScrapeMetrics();
+  EXPECT_THAT(metrics, ::testing::HasSubstr(absl::StrCat(
+                           "guestflow_cloud_throttled_total{service=\"graph\",tenant=\"contoso\"} ",
+                           answered, "\n")));
+  EXPECT_THAT(metrics, ::testing::ContainsRegex(
+                           "guestflow_cloud_retry_after_seconds_total\\{service=\"graph\","
+                           "tenant=\"contoso\"\\} [1-9]"));
 }
 
 TEST_F(ThrottlingE2eTest, GuestflowdToldTheCloudsLimitIsNeverThrottled) {
@@ -109,6 +118,9 @@ TEST_F(ThrottlingE2eTest, GuestflowdToldTheCloudsLimitIsNeverThrottled) {
     ASSERT_EQ(o.state(), v1::ONBOARDING_STATE_SUCCEEDED) << o.DebugString() << server_->log();
   }
   EXPECT_EQ(Answered429(), 0) << emulator_->log();
+  EXPECT_THAT(server_->ScrapeMetrics(),
+              ::testing::AllOf(::testing::HasSubstr("guestflow_cloud_requests_total"),
+                               ::testing::Not(::testing::HasSubstr("throttled_total{"))));
 }
 
 }  // namespace
