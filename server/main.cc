@@ -97,8 +97,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   }
   if (check_config) {
     absl::StatusOr<guestflow::Config> config = guestflow::LoadConfigFile(options.config_path);
-    absl::Status servable =
-        config.ok() ? guestflow::CheckServable(*config) : config.status();
+    absl::Status servable = config.ok() ? guestflow::CheckServable(*config) : config.status();
     if (!servable.ok()) {
       std::fprintf(stderr, "guestflowd: %s\n", std::string(servable.message()).c_str());
       return 1;
