@@ -1,9 +1,7 @@
 // Fake plugins for tests: real plugin libraries built with the SDK, one per
-// (name, kind, behaviour) from compile definitions. They talk to no cloud.
-//
-//   FAKE_PLUGIN_NAME  plugin name, e.g. "fake_invite"
-//   FAKE_PLUGIN_KIND  "invite", "license", "role" or "notifier"
-//   FAKE_BEHAVIOR     FAKE_SUCCEED, FAKE_FAIL, FAKE_RETRY or FAKE_THROW
+// (name, kind, behaviour). They talk to no cloud. This file is compiled once
+// for all of them; each library's own fake_plugin_spec.cc says which one it
+// is (kSpec: name, kind and behaviour, see fake_plugin_spec.h).
 //
 // Settings (the tenant's JSON object for the plugin), all optional:
 //   journal          file: one JSON line {plugin, step, onboarding, attempt,
@@ -18,7 +16,7 @@
 //                    token_error, token_permanent; log it (to test redaction)
 //   check_fail       make check() report a failed check with this text
 //   report_time      (true) output now_unix_ms, the host clock's time
-//   FAKE_RETRY only: mode "retry" (default): RETRY after retry_after_ms
+//   Behavior::kRetry only: mode "retry" (default): RETRY after retry_after_ms
 //                    (default 2000) until the attempt reaches
 //                    succeed_on_attempt (default 3); mode "wait": WAIT after
 //                    retry_after_ms until the `polls` step output reaches
@@ -27,25 +25,20 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
 
+#include "fake_plugin_spec.h"
 #include "guestflow/plugin_sdk.h"
 #include "nlohmann/json.hpp"
 
-#define FAKE_SUCCEED 0
-#define FAKE_FAIL 1
-#define FAKE_RETRY 2
-#define FAKE_THROW 3
-
-#ifndef FAKE_PLUGIN_NAME
-#error "define FAKE_PLUGIN_NAME"
-#endif
-
 namespace {
 
+using guestflow::fake::Behavior;
+using guestflow::fake::kSpec;
 using guestflow::sdk::Call;
 using guestflow::sdk::StepResult;
 using nlohmann::json;
@@ -82,7 +75,7 @@ class FakePlugin : public guestflow::sdk::Plugin {
     if (settings_.contains("fail_create")) {
       throw std::invalid_argument(Str(settings_, "fail_create", "fail_create is set"));
     }
-    host.Log(GF_LOG_DEBUG, std::string(FAKE_PLUGIN_NAME) + " created");
+    host.Log(GF_LOG_DEBUG, std::string(kSpec.name) + " created");
   }
 
   StepResult RunStep(Call& call, std::string_view step, std::string_view input_json) override {
@@ -91,22 +84,44 @@ class FakePlugin : public guestflow::sdk::Plugin {
     if (const int64_t delay = Int(settings_, "delay_ms", 0); delay > 0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(delay));
     }
-    json line = {{"plugin", FAKE_PLUGIN_NAME},
+    json line = {{"plugin", kSpec.name},
                  {"step", std::string(step)},
                  {"onboarding", input.value("onboarding", "")},
                  {"attempt", input.value("attempt", 0)},
                  {"email", input.at("guest").value("email", "")}};
-    if (std::string_view(FAKE_PLUGIN_KIND) == GF_PLUGIN_KIND_NOTIFIER) {
+    if (std::string_view(kSpec.kind) == GF_PLUGIN_KIND_NOTIFIER) {
       line["message"] = NotifyMessage(input);
     }
     AppendLine(Str(settings_, "journal"), line.dump());
     Probe(call);
 
-#if FAKE_BEHAVIOR == FAKE_FAIL
-    return StepResult::Failed("no free seats (test plugin)");
-#elif FAKE_BEHAVIOR == FAKE_THROW
-    throw std::runtime_error("fake_throw: the notifier exploded (test plugin)");
-#elif FAKE_BEHAVIOR == FAKE_RETRY
+    switch (kSpec.behavior) {
+      case Behavior::kFail:
+        return StepResult::Failed("no free seats (test plugin)");
+      case Behavior::kThrow:
+        throw std::runtime_error("fake_throw: the notifier exploded (test plugin)");
+      case Behavior::kRetry:
+        if (std::optional<StepResult> not_yet = RetryOrWait(call, input)) return *not_yet;
+        break;
+      case Behavior::kSucceed:
+        break;
+    }
+    SetSuccessOutputs(call, step, input);
+    return StepResult::Succeeded();
+  }
+
+  StepResult Check(Call& call) override {
+    call.AddCheck("fake settings", true, "journal=" + Str(settings_, "journal", "none"));
+    if (settings_.contains("check_fail")) {
+      call.AddCheck("fake reachability", false, Str(settings_, "check_fail"));
+    }
+    return StepResult::Succeeded();
+  }
+
+ private:
+  // Behavior::kRetry: RETRY or WAIT until the settings' attempt or poll, then
+  // nothing (the step succeeds).
+  std::optional<StepResult> RetryOrWait(Call& call, const json& input) {
     const int64_t retry_after_ms = Int(settings_, "retry_after_ms", 2000);
     if (Str(settings_, "mode", "retry") == "wait") {
       const std::string previous = input.at("step_outputs").value("polls", "0");
@@ -123,23 +138,9 @@ class FakePlugin : public guestflow::sdk::Plugin {
                                  retry_after_ms);
       }
     }
-    SetSuccessOutputs(call, step, input);
-    return StepResult::Succeeded();
-#else
-    SetSuccessOutputs(call, step, input);
-    return StepResult::Succeeded();
-#endif
+    return std::nullopt;
   }
 
-  StepResult Check(Call& call) override {
-    call.AddCheck("fake settings", true, "journal=" + Str(settings_, "journal", "none"));
-    if (settings_.contains("check_fail")) {
-      call.AddCheck("fake reachability", false, Str(settings_, "check_fail"));
-    }
-    return StepResult::Succeeded();
-  }
-
- private:
   static std::string NotifyMessage(const json& input) {
     const json& outputs = input.at("outputs");
     std::string redeem;
@@ -153,7 +154,7 @@ class FakePlugin : public guestflow::sdk::Plugin {
 
   void SetSuccessOutputs(Call& call, std::string_view step, const json& input) {
     const std::string email = input.at("guest").value("email", "");
-    const std::string kind = FAKE_PLUGIN_KIND;
+    const std::string_view kind = kSpec.kind;
     if (step == "invite") {
       call.SetOutput("invited_user_id", "fake-user-" + email);
       call.SetOutput("invite_redeem_url", "https://invitations.example.test/redeem?user=" + email);
@@ -170,7 +171,7 @@ class FakePlugin : public guestflow::sdk::Plugin {
       }
       call.SetOutput("roles", roles);
     } else if (kind == GF_PLUGIN_KIND_NOTIFIER) {
-      call.SetOutput("notified_via", FAKE_PLUGIN_NAME);
+      call.SetOutput("notified_via", kSpec.name);
     }
   }
 
@@ -207,4 +208,4 @@ class FakePlugin : public guestflow::sdk::Plugin {
 
 }  // namespace
 
-GUESTFLOW_PLUGIN(FakePlugin, FAKE_PLUGIN_NAME, FAKE_PLUGIN_KIND, "1.0.0-test")
+GUESTFLOW_PLUGIN(FakePlugin, guestflow::fake::kSpec.name, guestflow::fake::kSpec.kind, "1.0.0-test")
