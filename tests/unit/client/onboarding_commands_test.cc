@@ -83,7 +83,8 @@ TEST(RunOnboardTest, SendsAFreshUuidRequestIdAndPrintsNameStateAndId) {
 
   ASSERT_EQ(RunOnboard(server.ctx, AdaArgs()), kExitOk) << server.err.str();
   ASSERT_EQ(server.onboarding.starts.size(), 1u);
-  const v1::StartOnboardingRequest& sent = server.onboarding.starts[0];
+  // A copy: the second run below appends to `starts`, which may move it.
+  const v1::StartOnboardingRequest sent = server.onboarding.starts[0];
   EXPECT_EQ(sent.tenant(), "contoso");
   EXPECT_EQ(sent.guest().email(), "ada@example.com");
   EXPECT_TRUE(std::regex_match(
