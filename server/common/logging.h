@@ -1,4 +1,5 @@
-// Server logging. One process-wide logger (spdlog underneath); callers pass
+// Server logging: one process-wide logger writing one line per event to
+// stderr, as text or JSON (nlohmann/json encodes it). Callers pass
 // context as key/value fields so a guest's whole story can be found by grep.
 #pragma once
 
