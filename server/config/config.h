@@ -98,7 +98,10 @@ struct PostgresStoreConfig {
 };
 
 struct StoreConfig {
-  std::string sqlite_path = "guestflow.db";     // absolute after loading
+  std::string sqlite_path = "guestflow.db";  // absolute after loading
+  // Concurrent creates share one transaction and one fsync
+  // (SqliteStore::Options::group_commit).
+  bool sqlite_group_commit = true;
   std::optional<PostgresStoreConfig> postgres;  // set: PostgreSQL, sqlite_path unused
 };
 

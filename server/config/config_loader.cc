@@ -841,11 +841,16 @@ class Loader {
       out->postgres = LoadPostgres(*pg, m.PathOf("postgres"));
     }
     if (const YAML::Node* sqlite = m.Get("sqlite")) {
-      MapReader s(*sqlite, m.PathOf("sqlite"), errors_, {"path"});
+      MapReader s(*sqlite, m.PathOf("sqlite"), errors_, {"path", "group_commit"});
       if (const YAML::Node* n = s.Get("path")) {
         if (std::optional<std::string> p = values_.NonEmptyString(*n, s.PathOf("path"))) {
           out->sqlite_path = ResolveSqlitePath(*p);
           path_set = true;
+        }
+      }
+      if (const YAML::Node* n = s.Get("group_commit")) {
+        if (std::optional<bool> b = values_.Bool(*n, s.PathOf("group_commit"))) {
+          out->sqlite_group_commit = *b;
         }
       }
     }

@@ -16,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "nlohmann/json.hpp"
 #include "server/common/status_macros.h"
+#include "server/store/group_commit.h"
 #include "server/store/sqlite_connection.h"
 #include "server/store/store_codec.h"
 
@@ -98,16 +99,51 @@ class SqliteStore::Impl {
   // Serializes every use of the connection.
   absl::Mutex mu;
 
+  // In a transaction of its own.
   absl::StatusOr<CreateResult> Create(const Onboarding& onboarding,
                                       const OnboardingEvent& first_event)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    CreateResult result;
+    GF_RETURN_IF_ERROR(InTransaction(TxnKind::kWrite, [&]() -> absl::Status {
+      GF_ASSIGN_OR_RETURN(result, CreateInWriteTransaction(onboarding, first_event));
+      return absl::OkStatus();
+    }));
+    return result;
+  }
+
+  // Runs `group` in one write transaction, each body in a savepoint of its
+  // own: a body that fails is rolled back alone. When the transaction fails
+  // (BEGIN, a savepoint, COMMIT: the disk), every body that had succeeded
+  // gets that error, since none of them is stored.
+  void CommitGroup(const std::vector<GroupCommit::Member*>& group)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    const absl::Status committed = InTransaction(TxnKind::kWrite, [&]() -> absl::Status {
+      for (GroupCommit::Member* member : group) {
+        GF_RETURN_IF_ERROR(Exec("SAVEPOINT group_member"));
+        member->status = member->body();
+        if (!member->status.ok()) GF_RETURN_IF_ERROR(Exec("ROLLBACK TO group_member"));
+        GF_RETURN_IF_ERROR(Exec("RELEASE group_member"));
+      }
+      return absl::OkStatus();
+    });
+    if (committed.ok()) return;
+    for (GroupCommit::Member* member : group) {
+      if (member->status.ok()) member->status = committed;
+    }
+  }
+
+  // Must run inside a write transaction.
+  absl::StatusOr<CreateResult> CreateInWriteTransaction(const Onboarding& onboarding,
+                                                        const OnboardingEvent& first_event)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     if (onboarding.id.empty()) return absl::InvalidArgumentError("onboarding id is empty");
     CreateResult result;
     // The write lock is taken before the request_id look-up, so two creates
     // with the same (tenant, request_id) on any connections run one after
-    // the other and the second finds the first. The unique index stays as
-    // the last line of defence.
-    GF_RETURN_IF_ERROR(InTransaction(TxnKind::kWrite, [&]() -> absl::Status {
+    // the other and the second finds the first (in a shared group, the
+    // earlier body's insert). The unique index stays as the last line of
+    // defence.
+    GF_RETURN_IF_ERROR([&]() -> absl::Status {
       if (!onboarding.request_id.empty()) {
         GF_ASSIGN_OR_RETURN(Stmt find, Prepare(kSelectOnboardingByRequest));
         find.BindText(1, onboarding.tenant).BindText(2, onboarding.request_id);
@@ -153,7 +189,7 @@ class SqliteStore::Impl {
       GF_ASSIGN_OR_RETURN(result.onboarding, Get(onboarding.id));
       result.created = true;
       return absl::OkStatus();
-    }));
+    }());
     return result;
   }
 
@@ -613,21 +649,46 @@ class SqliteStore::Impl {
 
 // ---- SqliteStore ------------------------------------------------------------
 
-SqliteStore::SqliteStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SqliteStore::SqliteStore(std::unique_ptr<Impl> impl, std::unique_ptr<GroupCommit> group_commit)
+    : impl_(std::move(impl)), group_commit_(std::move(group_commit)) {}
 
 SqliteStore::~SqliteStore() = default;
 
-absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) {
+absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
+                                                               const Options& options) {
   GF_ASSIGN_OR_RETURN(std::unique_ptr<SqliteConnection> connection,
                       SqliteConnection::Open(path, kBusyTimeout));
-  return std::unique_ptr<SqliteStore>(
-      new SqliteStore(std::make_unique<Impl>(std::move(connection))));
+  auto impl = std::make_unique<Impl>(std::move(connection));
+  std::unique_ptr<GroupCommit> group_commit;
+  if (options.group_commit) {
+    group_commit = std::make_unique<GroupCommit>(
+        [impl = impl.get()](const std::vector<GroupCommit::Member*>& group) {
+          absl::MutexLock lock(&impl->mu);
+          impl->CommitGroup(group);
+        },
+        kMaxGroup);
+  }
+  return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(impl), std::move(group_commit)));
 }
 
 absl::StatusOr<CreateResult> SqliteStore::CreateOnboarding(const Onboarding& onboarding,
                                                            const OnboardingEvent& first_event) {
-  absl::MutexLock lock(&impl_->mu);
-  return impl_->Create(onboarding, first_event);
+  if (group_commit_ == nullptr) {
+    absl::MutexLock lock(&impl_->mu);
+    return impl_->Create(onboarding, first_event);
+  }
+  CreateResult result;
+  // The body runs on the group's leader, inside CommitGroup, which holds
+  // impl_->mu; the analysis cannot follow it there.
+  GF_RETURN_IF_ERROR(group_commit_->Run([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS -> absl::Status {
+    GF_ASSIGN_OR_RETURN(result, impl_->CreateInWriteTransaction(onboarding, first_event));
+    return absl::OkStatus();
+  }));
+  return result;
+}
+
+GroupCommit::Counts SqliteStore::GroupCommitCounts() const {
+  return group_commit_ == nullptr ? GroupCommit::Counts() : group_commit_->counts();
 }
 
 absl::StatusOr<Onboarding> SqliteStore::GetOnboarding(absl::string_view id) {

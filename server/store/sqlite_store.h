@@ -38,6 +38,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/store/group_commit.h"
 #include "server/store/store.h"
 
 namespace guestflow {
@@ -47,9 +48,24 @@ class SqliteStore : public Store {
   // How long a call waits for another connection's write lock.
   static constexpr absl::Duration kBusyTimeout = absl::Seconds(5);
 
+  // The most CreateOnboarding calls one shared transaction takes.
+  static constexpr int kMaxGroup = 128;
+
+  struct Options {
+    // Group commit: concurrent CreateOnboarding calls share one transaction,
+    // so one fsync of the WAL makes all of them durable (each in a savepoint:
+    // one that fails is rolled back alone). Every call still returns only
+    // once its onboarding is committed. false: one transaction per call.
+    bool group_commit = true;
+  };
+
   // `path` is a file path; ":memory:" gives a private in-memory database
   // (tests only: it is not WAL and dies with the store).
-  [[nodiscard]] static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(const std::string& path);
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(const std::string& path,
+                                                                         const Options& options);
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(const std::string& path) {
+    return Open(path, Options());
+  }
 
   ~SqliteStore() override;
   SqliteStore(const SqliteStore&) = delete;
@@ -83,6 +99,10 @@ class SqliteStore : public Store {
   // EXPLAIN QUERY PLAN over them.
   std::vector<std::string> PreparedSqlForTesting() const;
 
+  // The shared transactions CreateOnboarding has committed, and how many
+  // onboardings they held (zero without group commit).
+  GroupCommit::Counts GroupCommitCounts() const;
+
  protected:
   [[nodiscard]] absl::StatusOr<Onboarding> DoUpdateOnboarding(
       const Onboarding& onboarding, const std::vector<OnboardingEvent>& events,
@@ -90,9 +110,10 @@ class SqliteStore : public Store {
 
  private:
   class Impl;  // the connection, its statement cache and the queries
-  explicit SqliteStore(std::unique_ptr<Impl> impl);
+  SqliteStore(std::unique_ptr<Impl> impl, std::unique_ptr<GroupCommit> group_commit);
 
   std::unique_ptr<Impl> impl_;
+  std::unique_ptr<GroupCommit> group_commit_;  // null: one transaction per create
 };
 
 }  // namespace guestflow

@@ -1,7 +1,10 @@
 #include "server/store/sqlite_store.h"
 
 #include <filesystem>
+#include <functional>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -24,8 +27,22 @@ absl::StatusOr<std::unique_ptr<Store>> OpenSqlite(const std::string& scratch_dir
   return std::unique_ptr<Store>(*std::move(store));
 }
 
+absl::StatusOr<std::unique_ptr<Store>> OpenSqliteOneTransactionPerCreate(
+    const std::string& scratch_dir) {
+  SqliteStore::Options options;
+  options.group_commit = false;
+  absl::StatusOr<std::unique_ptr<SqliteStore>> store =
+      SqliteStore::Open((std::filesystem::path(scratch_dir) / "guestflow.db").string(), options);
+  if (!store.ok()) return store.status();
+  return std::unique_ptr<Store>(*std::move(store));
+}
+
+// The default (group commit) and one transaction per create both keep the
+// contract.
 INSTANTIATE_TEST_SUITE_P(Sqlite, StoreContractTest,
-                         ::testing::Values(StoreContractParam{"Sqlite", &OpenSqlite}),
+                         ::testing::Values(StoreContractParam{"Sqlite", &OpenSqlite},
+                                           StoreContractParam{"SqliteOneTransactionPerCreate",
+                                                              &OpenSqliteOneTransactionPerCreate}),
                          StoreContractParamName);
 
 class SqliteStoreTest : public ::testing::Test {
@@ -177,6 +194,126 @@ TEST_F(SqliteStoreTest, ALockedDatabaseIsUnavailable) {
   GF_ASSERT_OK_AND_ASSIGN(CreateResult created,
                           store_->CreateOnboarding(NewOnboarding("ob-1"), NewEvent("created")));
   EXPECT_TRUE(created.created);
+}
+
+// Creates `n` onboardings "group-<i>" from n threads while another
+// connection holds the write lock for `hold`, so that they queue behind the
+// first and commit in few transactions; `adjust` may change each before it
+// is created. Returns each thread's result.
+std::vector<absl::StatusOr<CreateResult>> CreateWhileLocked(
+    SqliteStore* store, const std::string& path, int n, absl::Duration hold,
+    const std::function<void(int, Onboarding&)>& adjust = nullptr) {
+  std::vector<absl::StatusOr<CreateResult>> results(n, absl::UnknownError("not run"));
+  RawDb other(path);
+  EXPECT_TRUE(other.ok());
+  EXPECT_TRUE(other.Exec("BEGIN IMMEDIATE").ok());
+  std::vector<std::thread> threads;
+  for (int i = 0; i < n; ++i) {
+    threads.emplace_back([&, i] {
+      Onboarding o = NewOnboarding(absl::StrCat("group-", i));
+      o.guest.email = absl::StrCat("guest", i, "@example.com");
+      if (adjust) adjust(i, o);
+      results[i] = store->CreateOnboarding(o, NewEvent("created"));
+    });
+  }
+  absl::SleepFor(hold);
+  EXPECT_TRUE(other.Exec("ROLLBACK").ok());
+  for (std::thread& t : threads) t.join();
+  return results;
+}
+
+// 64 creates arrive while the file is locked: the first waits for the lock
+// alone, the rest queue behind it and share one transaction (one fsync).
+// Every one is stored, with its steps and event, when its call returns.
+TEST_F(SqliteStoreTest, ConcurrentCreatesShareTransactions) {
+  constexpr int kCreates = 64;
+  std::vector<absl::StatusOr<CreateResult>> results =
+      CreateWhileLocked(store_.get(), path_, kCreates, absl::Milliseconds(500));
+  for (int i = 0; i < kCreates; ++i) {
+    ASSERT_TRUE(results[i].ok()) << i << ": " << results[i].status();
+    EXPECT_TRUE(results[i]->created);
+    EXPECT_EQ(results[i]->onboarding.guest.email, absl::StrCat("guest", i, "@example.com"));
+  }
+  const GroupCommit::Counts counts = store_->GroupCommitCounts();
+  EXPECT_EQ(counts.members, kCreates);
+  EXPECT_LE(counts.groups, 3) << "64 creates queued behind a lock took " << counts.groups
+                              << " transactions";
+  RawDb raw(path_);
+  GF_ASSERT_OK_AND_ASSIGN(std::string onboardings,
+                          raw.Value("SELECT COUNT(*) FROM onboardings WHERE id LIKE 'group-%'"));
+  EXPECT_EQ(onboardings, "64");
+  GF_ASSERT_OK_AND_ASSIGN(std::string steps, raw.Value("SELECT COUNT(*) FROM steps"));
+  EXPECT_EQ(steps, absl::StrCat(kCreates * NewOnboarding("x").steps.size()));
+  GF_ASSERT_OK_AND_ASSIGN(std::string events, raw.Value("SELECT COUNT(*) FROM events"));
+  EXPECT_EQ(events, "64");
+}
+
+// In one shared transaction: a create whose id is taken fails alone (its
+// savepoint is rolled back, the onboarding already stored is untouched), and
+// two creates with one request_id make one onboarding, the second finding
+// the first.
+TEST_F(SqliteStoreTest, ACreateThatFailsInASharedTransactionFailsAlone) {
+  Onboarding taken = NewOnboarding("group-3", "fabrikam");
+  GF_ASSERT_OK(store_->CreateOnboarding(taken, NewEvent("created")).status());
+  constexpr int kCreates = 8;
+  std::vector<absl::StatusOr<CreateResult>> results = CreateWhileLocked(
+      store_.get(), path_, kCreates, absl::Milliseconds(300), [](int i, Onboarding& o) {
+        if (i == 5 || i == 6) o.request_id = "same-request";
+      });
+  std::set<std::string> request_ids;
+  int created_by_request = 0;
+  for (int i = 0; i < kCreates; ++i) {
+    if (i == 3) {
+      EXPECT_EQ(results[i].status().code(), absl::StatusCode::kAlreadyExists)
+          << results[i].status();
+      continue;
+    }
+    ASSERT_TRUE(results[i].ok()) << i << ": " << results[i].status();
+    if (i == 5 || i == 6) {
+      request_ids.insert(results[i]->onboarding.id);
+      created_by_request += results[i]->created ? 1 : 0;
+    }
+  }
+  EXPECT_EQ(request_ids.size(), 1u);
+  EXPECT_EQ(created_by_request, 1);
+  GF_ASSERT_OK_AND_ASSIGN(Onboarding kept, store_->GetOnboarding("group-3"));
+  EXPECT_EQ(kept.tenant, "fabrikam");
+  RawDb raw(path_);
+  // 8 threads: one refused, two made one onboarding; plus the one taken.
+  GF_ASSERT_OK_AND_ASSIGN(std::string onboardings, raw.Value("SELECT COUNT(*) FROM onboardings"));
+  EXPECT_EQ(onboardings, "7");
+  GF_ASSERT_OK_AND_ASSIGN(std::string events,
+                          raw.Value("SELECT COUNT(*) FROM events WHERE onboarding_id = 'group-3'"));
+  EXPECT_EQ(events, "1");
+}
+
+// The lock outlasts the busy timeout: the group that waited for it fails
+// UNAVAILABLE as a whole and nothing of it is stored; the creates queued
+// behind it commit once the lock is free. An answer is never OK for an
+// onboarding that is not stored, nor an error for one that is.
+TEST_F(SqliteStoreTest, AGroupWhoseTransactionFailsStoresNoneOfItsCreates) {
+  constexpr int kCreates = 4;
+  std::vector<absl::StatusOr<CreateResult>> results = CreateWhileLocked(
+      store_.get(), path_, kCreates, SqliteStore::kBusyTimeout + absl::Milliseconds(500));
+  RawDb raw(path_);
+  int unavailable = 0;
+  for (int i = 0; i < kCreates; ++i) {
+    GF_ASSERT_OK_AND_ASSIGN(
+        std::string stored,
+        raw.Value(absl::StrCat("SELECT COUNT(*) FROM onboardings WHERE id = 'group-", i, "'")));
+    if (results[i].ok()) {
+      EXPECT_EQ(stored, "1") << i;
+    } else {
+      EXPECT_EQ(results[i].status().code(), absl::StatusCode::kUnavailable) << results[i].status();
+      EXPECT_EQ(stored, "0") << i;
+      ++unavailable;
+    }
+  }
+  EXPECT_GE(unavailable, 1);
+  GF_ASSERT_OK_AND_ASSIGN(std::string steps,
+                          raw.Value("SELECT COUNT(*) FROM steps WHERE onboarding_id NOT IN "
+                                    "(SELECT id FROM onboardings)"));
+  EXPECT_EQ(steps, "0");
 }
 
 // Every statement the store prepares, EXPLAINed: none reads a whole table or
