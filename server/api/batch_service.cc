@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "google/protobuf/util/time_util.h"
+#include "grpcpp/alarm.h"
 #include "server/api/grpc_status.h"
 #include "server/api/proto_convert.h"
 #include "server/api/rpc_executor.h"
@@ -131,27 +132,32 @@ class CreateBatchReactor : public grpc::ServerReadReactor<v1::CreateBatchRequest
   std::unique_ptr<BatchImport> import_;
 };
 
-// Streams a batch's progress: a snapshot now, then one after each change
-// the feed announces (changes that come while a snapshot is being made or
-// written are folded into the next one), until the batch is done. At most
-// one fetch and one write are in flight; neither StartWrite nor Finish is
-// called with `mu_` held.
+// Streams a batch's progress: a snapshot now, then one after the changes
+// the feed announces, until the batch is done. A snapshot summarizes the
+// whole batch, so changes are coalesced: a snapshot starts at most once per
+// `interval`; changes that come sooner, or while a snapshot is being made or
+// written, are folded into the next one, made once the interval has passed
+// (a grpc::Alarm wakes the reactor then). A change announced while a
+// snapshot is being made is always followed by another snapshot, even when
+// that one showed nothing new: it may have been read before the change.
+// At most one fetch, one write and one alarm are in flight; StartWrite,
+// Finish and the alarm's Set and Cancel are never called with `mu_` held.
 class WatchBatchReactor : public grpc::ServerWriteReactor<v1::Batch> {
  public:
   WatchBatchReactor(Engine* engine, BatchStore* batches, Clock* clock, WorkerPool* pool,
-                    Caller caller, std::string id)
+                    Caller caller, std::string id, absl::Duration interval)
       : engine_(engine),
         batches_(batches),
         clock_(clock),
         pool_(pool),
         caller_(std::move(caller)),
-        id_(std::move(id)) {
+        id_(std::move(id)),
+        interval_(interval) {
     token_ = engine_->feed()->Subscribe(BatchFeedKey(id_), [this] { Poke(); });
     Poke();
   }
 
   void OnWriteDone(bool ok) override {
-    bool fetch = false;
     std::optional<grpc::Status> finish;
     {
       absl::MutexLock lock(&mu_);
@@ -160,14 +166,14 @@ class WatchBatchReactor : public grpc::ServerWriteReactor<v1::Batch> {
         finish = grpc::Status(grpc::StatusCode::CANCELLED, "stream closed");
       } else if (done_) {
         finish = grpc::Status::OK;
-      } else if (dirty_) {
-        dirty_ = false;
-        fetching_ = fetch = true;
       }
       if (finish.has_value()) finished_ = true;
     }
-    if (finish.has_value()) Finish(*finish);
-    if (fetch) StartFetch();
+    if (finish.has_value()) {
+      Finish(*finish);
+    } else {
+      Schedule();
+    }
   }
 
   void OnCancel() override {
@@ -182,6 +188,11 @@ class WatchBatchReactor : public grpc::ServerWriteReactor<v1::Batch> {
 
   void OnDone() override {
     engine_->feed()->Unsubscribe(token_);
+    {
+      // A pending alarm then fires at once, and gives its reference back.
+      absl::MutexLock lock(&alarm_mu_);
+      if (alarm_ != nullptr) alarm_->Cancel();
+    }
     Release();
   }
 
@@ -194,13 +205,52 @@ class WatchBatchReactor : public grpc::ServerWriteReactor<v1::Batch> {
     {
       absl::MutexLock lock(&mu_);
       if (finished_) return;
-      if (fetching_ || writing_) {
-        dirty_ = true;
-        return;
-      }
-      fetching_ = true;
+      dirty_ = true;
     }
-    StartFetch();
+    Schedule();
+  }
+
+  // With a change to show and nothing in flight: fetches now if the last
+  // fetch started `interval_` ago or more, else sets the alarm for then.
+  void Schedule() {
+    absl::Time at;
+    bool fetch = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_ || !dirty_ || fetching_ || writing_ || alarm_set_) return;
+      const absl::Time now = absl::Now();
+      at = last_fetch_ + interval_;
+      if (now >= at) {
+        BeginFetch(now);
+        fetch = true;
+      } else {
+        alarm_set_ = true;
+        refs_.fetch_add(1);  // the alarm's
+      }
+    }
+    if (fetch) {
+      StartFetch();
+      return;
+    }
+    // A new alarm each time: the last one's callback may still be returning.
+    absl::MutexLock lock(&alarm_mu_);
+    alarm_ = std::make_unique<grpc::Alarm>();
+    alarm_->Set(absl::ToChronoTime(at), [this](bool /*fired, or cancelled*/) { OnAlarm(); });
+  }
+
+  void OnAlarm() {
+    {
+      absl::MutexLock lock(&mu_);
+      alarm_set_ = false;
+    }
+    Schedule();  // the interval has passed: fetches if anything waits
+    Release();
+  }
+
+  void BeginFetch(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    dirty_ = false;
+    fetching_ = true;
+    last_fetch_ = now;
   }
 
   void StartFetch() {
@@ -235,21 +285,22 @@ class WatchBatchReactor : public grpc::ServerWriteReactor<v1::Batch> {
       } else if (!status.ok()) {
         finish = ToGrpcStatus(status);
       } else {
-        const std::string bytes = snapshot.SerializeAsString();
+        std::string bytes = snapshot.SerializeAsString();
         if (bytes != last_sent_) {
-          last_sent_ = bytes;
+          last_sent_ = std::move(bytes);
           out_ = std::move(snapshot);
           done_ = out_.done();
           writing_ = write = true;
-        } else if (dirty_) {
-          // Nothing new yet: the next poke fetches again.
-          dirty_ = false;
         }
       }
       if (finish.has_value()) finished_ = true;
     }
     if (finish.has_value()) Finish(*finish);
-    if (write) StartWrite(&out_);
+    if (write) {
+      StartWrite(&out_);
+    } else {
+      Schedule();  // a change announced during the fetch
+    }
     Release();
   }
 
@@ -259,17 +310,23 @@ class WatchBatchReactor : public grpc::ServerWriteReactor<v1::Batch> {
   WorkerPool* const pool_;
   const Caller caller_;
   const std::string id_;
+  const absl::Duration interval_;
   int64_t token_ = 0;
-  std::atomic<int> refs_{1};  // gRPC's (released in OnDone) + one per fetch
+  // gRPC's (released in OnDone), one per fetch and one for a pending alarm.
+  std::atomic<int> refs_{1};
   absl::Mutex mu_;
   bool fetching_ ABSL_GUARDED_BY(mu_) = false;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool dirty_ ABSL_GUARDED_BY(mu_) = false;
+  bool alarm_set_ ABSL_GUARDED_BY(mu_) = false;
+  bool dirty_ ABSL_GUARDED_BY(mu_) = false;  // a change not fetched yet
   bool done_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time last_fetch_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   std::string last_sent_ ABSL_GUARDED_BY(mu_);
   v1::Batch out_;  // owned by the write in flight
+  absl::Mutex alarm_mu_;
+  std::unique_ptr<grpc::Alarm> alarm_ ABSL_GUARDED_BY(alarm_mu_);
 };
 
 }  // namespace
@@ -334,8 +391,8 @@ grpc::ServerWriteReactor<v1::Batch>* BatchServiceImpl::WatchBatch(
   if (!id.ok()) {
     return new RefusedWriteReactor<v1::Batch>(ToGrpcStatus(id.status()));
   }
-  return new WatchBatchReactor(engine_, batches_, clock_, pool_, *std::move(caller),
-                               *std::move(id));
+  return new WatchBatchReactor(engine_, batches_, clock_, pool_, *std::move(caller), *std::move(id),
+                               watch_interval_);
 }
 
 grpc::ServerUnaryReactor* BatchServiceImpl::ListBatchItems(grpc::CallbackServerContext* context,

@@ -21,12 +21,26 @@ namespace guestflow {
 // NOT_FOUND, as for a batch that does not exist. An import's rows may name
 // only tenants its caller is granted; another tenant is that row's error.
 //
+// WatchBatch sends a snapshot of the batch at once, then at most one per
+// `watch_interval` while it changes (every change folded into the next
+// snapshot; a snapshot equal to the last one sent is not sent), and the
+// snapshot that shows it done last.
+//
 // Thread-safe. Borrows everything, which must outlive the gRPC server.
 class BatchServiceImpl final : public v1::BatchService::CallbackService {
  public:
+  // A snapshot summarizes the whole batch: one per change would cost
+  // O(batch) per change, O(batch^2) over an import.
+  static constexpr absl::Duration kDefaultWatchInterval = absl::Milliseconds(250);
+
   BatchServiceImpl(Engine* engine, BatchStore* batches, Clock* clock, WorkerPool* pool,
-                   const Access* access)
-      : engine_(engine), batches_(batches), clock_(clock), pool_(pool), access_(access) {}
+                   const Access* access, absl::Duration watch_interval = kDefaultWatchInterval)
+      : engine_(engine),
+        batches_(batches),
+        clock_(clock),
+        pool_(pool),
+        access_(access),
+        watch_interval_(watch_interval) {}
 
   grpc::ServerReadReactor<v1::CreateBatchRequest>* CreateBatch(grpc::CallbackServerContext* context,
                                                                v1::Batch* response) override;
@@ -45,6 +59,7 @@ class BatchServiceImpl final : public v1::BatchService::CallbackService {
   Clock* const clock_;
   WorkerPool* const pool_;
   const Access* const access_;
+  const absl::Duration watch_interval_;
 };
 
 // The batch as the API shows it to `caller`: counts, rates and whether it is

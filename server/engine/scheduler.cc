@@ -122,7 +122,7 @@ void Scheduler::Loop() {
           }
           if (!pool_->TrySubmit([this, o = std::move(o)]() mutable {
                 const std::string id = o.id;
-                RunLeased(std::move(o));
+                RunLeased(std::move(o), /*go_on=*/true);
                 absl::MutexLock lock(&running_mu_);
                 running_.erase(id);
               })) {
@@ -160,15 +160,20 @@ absl::StatusOr<int> Scheduler::RunDueNow(int limit) {
   int ran = 0;
   for (Onboarding& o : leased) {
     ++in_flight_;
-    RunLeased(std::move(o));
+    RunLeased(std::move(o), /*go_on=*/false);
     ++ran;
   }
   return ran;
 }
 
-void Scheduler::RunLeased(Onboarding onboarding) {
+bool Scheduler::Stopping() {
+  absl::MutexLock lock(&mu_);
+  return stopping_;
+}
+
+void Scheduler::RunLeased(Onboarding onboarding, bool go_on) {
   const std::string id = onboarding.id;
-  absl::Status status = RunStepOf(std::move(onboarding));
+  absl::Status status = RunSteps(std::move(onboarding), go_on);
   if (!status.ok()) {
     LogError(absl::StrCat("step not stored: ", status.ToString()), absl::StrCat("onboarding=", id));
     (void)store_->ReleaseLease(id, options_.owner);
@@ -178,14 +183,28 @@ void Scheduler::RunLeased(Onboarding onboarding) {
   Wake();
 }
 
-absl::Status Scheduler::RunStepOf(Onboarding o) {
-  // 1. Record that the step is running, so that a crash from here on is seen
-  //    as "this step was started" and the step (idempotent) runs again.
+void Scheduler::Announce(const Onboarding& o) {
+  feed_->Publish(o.id);
+  if (!o.batch_id.empty()) feed_->Publish(BatchFeedKey(o.batch_id));
+}
+
+absl::Status Scheduler::RunSteps(Onboarding o, bool go_on) {
+  // Record that the step is running, so that a crash from here on is seen as
+  // "this step was started" and the step (idempotent) runs again.
   GF_ASSIGN_OR_RETURN(std::vector<OnboardingEvent> begin_events,
                       BeginStep(o, clock_->Now(), options_.owner));
   GF_ASSIGN_OR_RETURN(o, store_->UpdateOnboarding(o, begin_events));
-  feed_->Publish(o.id);
-  if (!o.batch_id.empty()) feed_->Publish(BatchFeedKey(o.batch_id));
+  Announce(o);
+  while (true) {
+    GF_ASSIGN_OR_RETURN(std::optional<Onboarding> next, RunStepOf(std::move(o), go_on));
+    if (!next.has_value()) return absl::OkStatus();
+    o = *std::move(next);
+  }
+}
+
+absl::StatusOr<std::optional<Onboarding>> Scheduler::RunStepOf(Onboarding o, bool go_on) {
+  // 1. The step is RUNNING in the store (RunSteps, or the previous step's
+  //    outcome write).
   const StepKind kind = CurrentStep(o)->kind;
   LogInfo("step started", Context(o, CurrentStep(o)));
 
@@ -195,46 +214,69 @@ absl::Status Scheduler::RunStepOf(Onboarding o) {
   const double run_seconds = absl::ToDoubleSeconds(clock_->Now() - run_start);
 
   // The audit trail of what the step sent, whatever happens to its outcome
-  // next: those calls took place.
-  if (!outcome.cloud_calls.empty()) {
-    for (CloudCall& c : outcome.cloud_calls) {
-      c.actor = options_.owner;
-      c.caller = o.requested_by;
-    }
+  // next: those calls took place. They are stored with the outcome, or on
+  // their own when the outcome cannot be.
+  for (CloudCall& c : outcome.cloud_calls) {
+    c.actor = options_.owner;
+    c.caller = o.requested_by;
+  }
+  const std::string id = o.id;
+  absl::StatusOr<std::optional<Onboarding>> stored =
+      StoreOutcome(std::move(o), kind, outcome, go_on, run_seconds);
+  if (!stored.ok() && !outcome.cloud_calls.empty()) {
     if (absl::Status audited = store_->AppendCloudCalls(outcome.cloud_calls); !audited.ok()) {
       LogError(absl::StrCat("cannot store ", outcome.cloud_calls.size(),
                             " cloud call(s) in the audit trail: ", audited.ToString()),
-               Context(o, CurrentStep(o)));
+               absl::StrCat("onboarding=", id, " step=", StepName(kind)));
     }
   }
+  return stored;
+}
 
-  // 3. Store the outcome and give the lease back, in one write. If the record
-  //    changed meanwhile (cancelled), keep the outputs the step produced, which
-  //    a later retry needs to stay idempotent, and drop the rest.
+absl::StatusOr<std::optional<Onboarding>> Scheduler::StoreOutcome(Onboarding o, StepKind kind,
+                                                                  const StepOutcome& outcome,
+                                                                  bool go_on, double run_seconds) {
+  // 3. Store the outcome and the step's cloud calls, in one write. If the
+  //    record changed meanwhile (cancelled), keep the outputs the step
+  //    produced, which a later retry needs to stay idempotent, and drop the
+  //    rest. When the next step is due at once, the same write marks it
+  //    RUNNING and keeps the lease, and this worker goes on with it: a step
+  //    then costs one write, not four (lease, begin, calls, outcome).
+  //    Otherwise the write gives the lease back.
   for (int i = 0; i < kMaxConflictRetries; ++i) {
     Onboarding next = o;
     std::vector<OnboardingEvent> events;
+    bool goes_on = false;
+    const bool stopping = go_on && Stopping();
     {
       absl::MutexLock lock(&rng_mu_);
+      const absl::Time now = clock_->Now();
       absl::StatusOr<std::vector<OnboardingEvent>> applied =
-          ApplyOutcome(next, kind, outcome, clock_->Now(), options_.retry, rng_);
+          ApplyOutcome(next, kind, outcome, now, options_.retry, rng_);
       if (applied.ok()) {
         events = *std::move(applied);
+        goes_on = go_on && !IsTerminal(next.state) && next.due_time.has_value() &&
+                  *next.due_time <= now && !stopping;
+        if (goes_on) {
+          absl::StatusOr<std::vector<OnboardingEvent>> begun = BeginStep(next, now, options_.owner);
+          goes_on = begun.ok();
+          if (goes_on) events.insert(events.end(), begun->begin(), begun->end());
+        }
       } else {
         // Not running this step any more: only merge the outputs.
         if (Step* s = next.FindStep(kind)) {
           for (const auto& [k, v] : outcome.outputs) s->outputs[k] = v;
         }
         events.push_back(OnboardingEvent{
-            0, clock_->Now(), "step_result_ignored", kind,
+            0, now, "step_result_ignored", kind,
             absl::StrCat(StepName(kind),
                          " finished after the onboarding changed: ", applied.status().message())});
       }
     }
-    absl::StatusOr<Onboarding> stored = store_->UpdateOnboarding(next, events, options_.owner);
+    absl::StatusOr<Onboarding> stored =
+        store_->UpdateOnboarding(next, events, goes_on ? "" : options_.owner, outcome.cloud_calls);
     if (stored.ok()) {
-      feed_->Publish(o.id);
-      if (!o.batch_id.empty()) feed_->Publish(BatchFeedKey(o.batch_id));
+      Announce(*stored);
       const Step* step = stored->FindStep(kind);
       const std::string plugin = step->plugin.empty() ? "-" : step->plugin;
       step_outcomes->Add(
@@ -242,7 +284,8 @@ absl::Status Scheduler::RunStepOf(Onboarding o) {
       step_duration->Observe({std::string(StepName(kind)), plugin}, run_seconds);
       LogInfo(absl::StrCat("step ", StepStateName(step->state)),
               absl::StrCat(Context(*stored, step), " state=", OnboardingStateName(stored->state)));
-      return absl::OkStatus();
+      if (!goes_on) return std::nullopt;
+      return *std::move(stored);
     }
     if (!absl::IsAborted(stored.status())) return stored.status();
     GF_ASSIGN_OR_RETURN(o, store_->GetOnboarding(o.id));

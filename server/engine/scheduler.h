@@ -1,11 +1,15 @@
 // Scheduler: runs due steps. It leases due onboardings from the store, runs
 // their current step on a bounded worker pool through the StepRunner, and
 // stores the outcome. A step that must wait is written back with its due time
-// and the worker moves on: nothing sleeps in a worker thread.
+// and the worker moves on: nothing sleeps in a worker thread. A step whose
+// predecessor has just succeeded is due at once: the worker goes on with it
+// under the same lease, and the write that stores one step's outcome also
+// marks the next one running (one store write per step).
 #pragma once
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -55,11 +59,15 @@ class Scheduler {
 
   // Leases what is due now and runs it on the calling thread, one step per
   // onboarding; returns how many steps ran. For tests with a FakeClock; do not
-  // mix with Start().
+  // mix with Start(). (The workers of Start() go on with an onboarding's next
+  // step when it is due at once, without leasing it again.)
   absl::StatusOr<int> RunDueNow(int limit = 1000);
 
   // Steps running now.
   int InFlight() const { return in_flight_.load(); }
+
+  // Whether Stop() has been called.
+  bool Stopping();
 
  private:
   void Loop();
@@ -67,9 +75,26 @@ class Scheduler {
   // may take longer than one lease (slow answers, waits for a rate limit),
   // and an expired lease would hand it to another worker while it runs.
   void RenewLeases();
-  // Runs the current step of a leased onboarding and stores its outcome.
-  void RunLeased(Onboarding onboarding);
-  absl::Status RunStepOf(Onboarding onboarding);
+  // Runs the current step of a leased onboarding and stores its outcome;
+  // with `go_on`, then every next step that is due at once, under the same
+  // lease (see RunStepOf). Gives the lease back when it stops.
+  void RunLeased(Onboarding onboarding, bool go_on);
+  // Marks the current step RUNNING in the store, then runs steps as
+  // RunLeased says.
+  absl::Status RunSteps(Onboarding onboarding, bool go_on);
+  // Runs the step `onboarding` has RUNNING in the store and stores its
+  // outcome. With `go_on`, when the next step is due at once and the
+  // scheduler is not stopping, that write also marks the next step RUNNING
+  // and keeps the lease: returns the onboarding so stored, whose step to
+  // run next. Otherwise the write releases the lease: returns nullopt.
+  absl::StatusOr<std::optional<Onboarding>> RunStepOf(Onboarding onboarding, bool go_on);
+  // RunStepOf's write: the outcome of step `kind` and its cloud calls (and
+  // the start of the next step), retried over a concurrent change.
+  absl::StatusOr<std::optional<Onboarding>> StoreOutcome(Onboarding onboarding, StepKind kind,
+                                                         const StepOutcome& outcome, bool go_on,
+                                                         double run_seconds);
+  // Tells the watchers of the onboarding (and of its batch) it changed.
+  void Announce(const Onboarding& onboarding);
 
   Store* const store_;
   StepRunner* const runner_;

@@ -84,12 +84,27 @@ struct RateLimiter::Bucket {
   // The last pause taken without Retry-After; zero after a success.
   absl::Duration backoff = absl::ZeroDuration();
   int64_t in_flight = 0;
-  // Tickets of the limited requests waiting, in arrival order.
-  std::deque<uint64_t> queue;
+  // The limited requests waiting, in arrival order. Each sleeps on its own
+  // CondVar: a grant or a freed slot wakes the one now first, not the whole
+  // line (which would wake, look and sleep again, once per grant).
+  std::deque<Waiter*> queue;
   int64_t unlimited_waiting = 0;
-  absl::CondVar cv;
+  absl::CondVar cv;  // the unlimited requests waiting for a pause to end
   RateKeyStats stats;
 };
+
+struct RateLimiter::Waiter {
+  absl::CondVar cv;
+};
+
+void RateLimiter::SignalFirst(Bucket& b) {
+  if (!b.queue.empty()) b.queue.front()->cv.Signal();
+}
+
+void RateLimiter::SignalEveryone(Bucket& b) {
+  for (Waiter* waiter : b.queue) waiter->cv.Signal();
+  b.cv.SignalAll();
+}
 
 // ---- Permit ----------------------------------------------------------------
 
@@ -278,17 +293,17 @@ void RateLimiter::Pause(Bucket& b, absl::Time now, absl::Time until) {
     b.paced_from = std::max(b.paced_from, until);
     b.recover_until = until + b.per;
   }
-  b.cv.SignalAll();
+  SignalEveryone(b);
   LogWarn(absl::StrCat(is_new ? "pausing " : "extending the pause of ",
                        b.key.service.empty() ? "unnamed-service" : b.key.service, " requests for ",
                        absl::FormatDuration(until - now), " after a throttling answer"),
           absl::StrCat("app=", b.key.app, " scope=", b.key.scope));
 }
 
-void RateLimiter::WaitUntil(Bucket& b, absl::Time now, absl::Time wake_at) {
+void RateLimiter::WaitUntil(absl::CondVar& cv, absl::Time now, absl::Time wake_at) {
   const absl::Duration wait = std::min(wake_at - now, wait_slice_);
   if (wait <= absl::ZeroDuration()) return;
-  b.cv.WaitWithTimeout(&mu_, wait);
+  cv.WaitWithTimeout(&mu_, wait);
 }
 
 RateLimiter::Permit RateLimiter::Refuse(Bucket& b, absl::Duration retry_after) {
@@ -335,8 +350,9 @@ RateLimiter::Permit RateLimiter::Acquire(const RateKey& key, absl::string_view m
     while (now < b.paused_until) {
       if (b.paused_until > deadline || stop_waiting_) return Refuse(b, b.paused_until - now);
       ++b.unlimited_waiting;
-      WaitUntil(b, now, b.paused_until);
+      WaitUntil(b.cv, now, b.paused_until);
       --b.unlimited_waiting;
+      ++b.stats.wakeups;
       now = clock_->Now();
     }
     return Grant(b, start, now, /*take_slot=*/false);
@@ -346,10 +362,12 @@ RateLimiter::Permit RateLimiter::Acquire(const RateKey& key, absl::string_view m
   // sleeps only to be refused at the end.
   absl::Time slot = EarliestSlot(b, now, b.queue.size());
   if (slot > deadline || (slot > now && stop_waiting_)) return Refuse(b, slot - now);
-  const uint64_t ticket = next_ticket_++;
-  b.queue.push_back(ticket);
+  Waiter me;
+  b.queue.push_back(&me);
   while (true) {
-    const auto it = std::find(b.queue.begin(), b.queue.end(), ticket);
+    // Found at most twice per request (when it joins the line and when it
+    // is woken as the first), however long the line.
+    const auto it = std::find(b.queue.begin(), b.queue.end(), &me);
     const size_t position = static_cast<size_t>(it - b.queue.begin());
     slot = EarliestSlot(b, now, position);
     const bool slot_free = b.concurrent == 0 || b.in_flight < b.concurrent;
@@ -362,19 +380,22 @@ RateLimiter::Permit RateLimiter::Acquire(const RateKey& key, absl::string_view m
         if (static_cast<int64_t>(b.sent.size()) > b.requests) b.sent.pop_front();
         if (now < b.recover_until) b.paced_from = std::max(b.paced_from, now) + b.spacing;
       }
-      b.cv.SignalAll();  // the next in line is now first
+      SignalFirst(b);  // the next in line is now first
       return Grant(b, start, now, /*take_slot=*/true);
     }
     // A pause or new limits can push the slot past the deadline while it
     // waits: give up as soon as that is known.
     if (slot > deadline || now >= deadline || stop_waiting_) {
       b.queue.erase(it);
-      b.cv.SignalAll();
+      if (position == 0) SignalFirst(b);
       return Refuse(b, slot - now);
     }
     // The first waits for its slot (or a free concurrency slot: a signal);
-    // the others for a signal that the line moved.
-    WaitUntil(b, now, position == 0 && slot > now ? slot : deadline);
+    // the others until they are first (a signal), or for a pause, new limits
+    // or StopWaiting (which wake everyone), or their deadline. Moving up the
+    // line only brings a slot nearer, so nothing else can refuse them.
+    WaitUntil(me.cv, now, position == 0 && slot > now ? slot : deadline);
+    ++b.stats.wakeups;
     now = clock_->Now();
   }
 }
@@ -387,7 +408,9 @@ void RateLimiter::Finish(Permit& permit, const HttpResponse* response) {
   if (permit.holds_slot_) {
     permit.holds_slot_ = false;
     --b.in_flight;
-    b.cv.SignalAll();
+    // Only the first in line can take the slot, and only a cap makes it
+    // wait for one (without, it sleeps until its slot: leave it be).
+    if (b.concurrent > 0) SignalFirst(b);
   }
   if (response == nullptr) return;
   const std::string retry_after = response->Header("Retry-After");
@@ -432,7 +455,7 @@ void RateLimiter::SetLimits(const LimitsConfig& limits) {
   const absl::Time now = clock_->Now();
   for (auto& [key, bucket] : buckets_) {
     ApplyLimits(*bucket, now);
-    bucket->cv.SignalAll();
+    SignalEveryone(*bucket);
   }
 }
 
@@ -444,7 +467,7 @@ LimitsConfig RateLimiter::limits() const {
 void RateLimiter::StopWaiting() {
   absl::MutexLock lock(&mu_);
   stop_waiting_ = true;
-  for (auto& [key, bucket] : buckets_) bucket->cv.SignalAll();
+  for (auto& [key, bucket] : buckets_) SignalEveryone(*bucket);
 }
 
 std::vector<RateKeyStats> RateLimiter::Snapshot() const {

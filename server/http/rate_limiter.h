@@ -46,11 +46,14 @@
 // the request is refused: the permit says not granted and how long to wait,
 // and the caller answers the plugin as throttled without sending.
 //
-// Time comes from the injected Clock. Waits are on an absl::CondVar: with the
-// real clock they end exactly at the slot; with a FakeClock the waiter looks
-// at the clock again every RateLimiterOptions::wait_slice of real time (tests
-// use 1 ms), so that a test moves time with FakeClock::Advance and never
-// sleeps.
+// Time comes from the injected Clock. Each waiting request sleeps on a
+// CondVar of its own and is woken when it becomes first in line (or a
+// concurrency slot frees while it is first), or by a pause, new limits or
+// StopWaiting: a grant wakes one waiter, not the whole line. With the real
+// clock the first one's wait ends exactly at its slot; with a FakeClock the
+// waiter looks at the clock again every RateLimiterOptions::wait_slice of
+// real time (tests use 1 ms), so that a test moves time with
+// FakeClock::Advance and never sleeps.
 //
 // Lifecycle: one limiter per process, made at start and kept across config
 // reloads; SetLimits applies a reloaded config to the buckets it has, keeping
@@ -101,6 +104,10 @@ struct RateKeyStats {
   absl::Time paused_until = absl::InfinitePast();    // past: not paused
   int64_t in_flight = 0;                             // requests holding a concurrency slot now
   int64_t waiting = 0;                               // requests waiting in Acquire now
+  // Times a waiting request woke up to look at its slot again: about two per
+  // request that waited (once first in line, once at its slot), however
+  // many wait behind it.
+  int64_t wakeups = 0;
 };
 
 struct RateLimiterOptions {
@@ -126,6 +133,7 @@ LimitsConfig ReplicaShare(const LimitsConfig& limits, int replicas);
 
 class RateLimiter {
   struct Bucket;
+  struct Waiter;
 
  public:
   // A request's place: granted (send it, then Finish) or refused (answer
@@ -209,10 +217,16 @@ class RateLimiter {
   absl::Time EarliestSlot(const Bucket& bucket, absl::Time now, size_t position) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Pause(Bucket& bucket, absl::Time now, absl::Time until) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Sleeps on the bucket's CondVar until `wake_at` on the clock, a signal,
-  // or one wait_slice.
-  void WaitUntil(Bucket& bucket, absl::Time now, absl::Time wake_at)
+  // Sleeps on `cv` until `wake_at` on the clock, a signal, or one
+  // wait_slice.
+  void WaitUntil(absl::CondVar& cv, absl::Time now, absl::Time wake_at)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Wakes the first limited request waiting in line (its turn may have
+  // come: the one before it left, or a concurrency slot freed).
+  void SignalFirst(Bucket& bucket) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Wakes every request waiting in the bucket (a pause, new limits,
+  // StopWaiting: any of them may now be refused).
+  void SignalEveryone(Bucket& bucket) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Permit Refuse(Bucket& bucket, absl::Duration retry_after) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Permit Grant(Bucket& bucket, absl::Time start, absl::Time now, bool take_slot)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -225,7 +239,6 @@ class RateLimiter {
   mutable absl::Mutex mu_;
   LimitsConfig limits_ ABSL_GUARDED_BY(mu_);
   bool stop_waiting_ ABSL_GUARDED_BY(mu_) = false;
-  uint64_t next_ticket_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<RateKey, std::unique_ptr<Bucket>> buckets_ ABSL_GUARDED_BY(mu_);
 };
 

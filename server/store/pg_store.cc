@@ -147,6 +147,33 @@ absl::Status InsertEvents(PgSession& s, absl::string_view id,
   return absl::OkStatus();
 }
 
+// The audit trail's new calls, each with the next sequence number.
+absl::Status InsertCloudCalls(PgSession& s, const std::vector<CloudCall>& calls) {
+  for (const CloudCall& c : calls) {
+    GF_RETURN_IF_ERROR(
+        s.Exec("INSERT INTO cloud_calls (onboarding_id, tenant, step, plugin, actor, time, "
+               "duration_us, method, url, service, status, transport_error, request_id, caller) "
+               "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+               PgParams()
+                   .Text(c.onboarding_id)
+                   .Text(c.tenant)
+                   .Text(c.step)
+                   .Text(c.plugin)
+                   .Text(c.actor)
+                   .Time(c.time)
+                   .Int(absl::ToInt64Microseconds(c.duration))
+                   .Text(c.method)
+                   .Text(c.url)
+                   .Text(c.service)
+                   .Int(c.status)
+                   .Text(c.transport_error)
+                   .Text(c.request_id)
+                   .Text(c.caller))
+            .status());
+  }
+  return absl::OkStatus();
+}
+
 // Tells the other replicas (their PgChangeListener) that `o` changed; sent
 // when the transaction commits, not at all when it rolls back.
 absl::Status Announce(PgSession& s, const Onboarding& o, absl::string_view origin) {
@@ -281,7 +308,8 @@ absl::StatusOr<OnboardingPage> PgStore::ListOnboardings(const ListOnboardingsQue
 
 absl::StatusOr<Onboarding> PgStore::DoUpdateOnboarding(const Onboarding& o,
                                                        const std::vector<OnboardingEvent>& events,
-                                                       absl::string_view release_lease_of) {
+                                                       absl::string_view release_lease_of,
+                                                       const std::vector<CloudCall>& cloud_calls) {
   Onboarding stored;
   GF_RETURN_IF_ERROR(pool_->InTransaction([&](PgSession& s) -> absl::Status {
     GF_ASSIGN_OR_RETURN(PgResult updated, s.Exec(kUpdateOnboarding, PgParams()
@@ -312,6 +340,7 @@ absl::StatusOr<Onboarding> PgStore::DoUpdateOnboarding(const Onboarding& o,
                  PgParams().Text(o.id)));
       GF_RETURN_IF_ERROR(InsertEvents(s, o.id, events, max.Int(0, 0) + 1));
     }
+    GF_RETURN_IF_ERROR(InsertCloudCalls(s, cloud_calls));
     GF_RETURN_IF_ERROR(Announce(s, o, origin_));
     GF_ASSIGN_OR_RETURN(stored, Get(s, o.id));
     return absl::OkStatus();
@@ -445,31 +474,7 @@ absl::StatusOr<std::optional<absl::Time>> PgStore::NextDueTime() {
 
 absl::Status PgStore::AppendCloudCalls(const std::vector<CloudCall>& calls) {
   if (calls.empty()) return absl::OkStatus();
-  return pool_->InTransaction([&](PgSession& s) -> absl::Status {
-    for (const CloudCall& c : calls) {
-      GF_RETURN_IF_ERROR(
-          s.Exec("INSERT INTO cloud_calls (onboarding_id, tenant, step, plugin, actor, time, "
-                 "duration_us, method, url, service, status, transport_error, request_id, caller) "
-                 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-                 PgParams()
-                     .Text(c.onboarding_id)
-                     .Text(c.tenant)
-                     .Text(c.step)
-                     .Text(c.plugin)
-                     .Text(c.actor)
-                     .Time(c.time)
-                     .Int(absl::ToInt64Microseconds(c.duration))
-                     .Text(c.method)
-                     .Text(c.url)
-                     .Text(c.service)
-                     .Int(c.status)
-                     .Text(c.transport_error)
-                     .Text(c.request_id)
-                     .Text(c.caller))
-              .status());
-    }
-    return absl::OkStatus();
-  });
+  return pool_->InTransaction([&](PgSession& s) { return InsertCloudCalls(s, calls); });
 }
 
 absl::StatusOr<CloudCallPage> PgStore::ListCloudCalls(const CloudCallQuery& query) {

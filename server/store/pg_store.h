@@ -73,7 +73,7 @@ class PgStore : public Store {
  protected:
   [[nodiscard]] absl::StatusOr<Onboarding> DoUpdateOnboarding(
       const Onboarding& onboarding, const std::vector<OnboardingEvent>& events,
-      absl::string_view release_lease_of) override;
+      absl::string_view release_lease_of, const std::vector<CloudCall>& cloud_calls) override;
 
  private:
   PgStore(std::shared_ptr<PgPool> pool, std::string origin)

@@ -115,6 +115,12 @@ absl::Status SqliteConnection::Setup(const std::string& path, absl::Duration bus
   }
   GF_RETURN_IF_ERROR(Exec("PRAGMA synchronous = FULL"));
   GF_RETURN_IF_ERROR(Exec("PRAGMA foreign_keys = ON"));
+  // A savepoint's undo record (the statement journal; every write of a
+  // group commit is in one) stays in memory instead of spilling, past 64
+  // KiB, to a new temporary file in /var/tmp: a file created, written and
+  // deleted per busy transaction. Temporary tables and indices, which the
+  // queries do not use, would stay in memory too.
+  GF_RETURN_IF_ERROR(Exec("PRAGMA temp_store = MEMORY"));
   absl::Status migrated = MigrateSqliteSchema(db_, SqliteMigrations(), absl::Now());
   if (!migrated.ok()) {
     return absl::Status(migrated.code(), absl::StrCat(path, ": ", migrated.message()));

@@ -1,8 +1,8 @@
 // SqliteConnection: one SQLite connection set up the way every guestflow
-// store wants it (WAL, synchronous=FULL, foreign keys, busy timeout, the
-// schema migrated), with a cache of prepared statements lent out as Stmt and
-// transactions that commit or roll back as a whole. SqliteStore and
-// SqliteBatchStore each own one.
+// store wants it (WAL, synchronous=FULL, foreign keys, temporary storage in
+// memory, busy timeout, the schema migrated), with a cache of prepared
+// statements lent out as Stmt and transactions that commit or roll back as a
+// whole. SqliteStore and SqliteBatchStore each own one.
 //
 // Thread-compatible: the owner serializes every call (its own mutex).
 #pragma once

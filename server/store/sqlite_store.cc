@@ -132,6 +132,12 @@ class SqliteStore::Impl {
     }
   }
 
+  // Runs `body` in a write transaction of its own.
+  absl::Status InWriteTransaction(absl::FunctionRef<absl::Status()> body)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    return InTransaction(TxnKind::kWrite, body);
+  }
+
   // Must run inside a write transaction.
   absl::StatusOr<CreateResult> CreateInWriteTransaction(const Onboarding& onboarding,
                                                         const OnboardingEvent& first_event)
@@ -266,11 +272,13 @@ class SqliteStore::Impl {
     return page;
   }
 
-  absl::StatusOr<Onboarding> Update(const Onboarding& o, const std::vector<OnboardingEvent>& events,
-                                    absl::string_view release_lease_of)
+  // Must run inside a write transaction, as every *InWriteTransaction.
+  absl::StatusOr<Onboarding> UpdateInWriteTransaction(const Onboarding& o,
+                                                      const std::vector<OnboardingEvent>& events,
+                                                      absl::string_view release_lease_of)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     Onboarding stored;
-    GF_RETURN_IF_ERROR(InTransaction(TxnKind::kWrite, [&]() -> absl::Status {
+    GF_RETURN_IF_ERROR([&]() -> absl::Status {
       {
         GF_ASSIGN_OR_RETURN(Stmt check, Prepare("SELECT version FROM onboardings WHERE id = ?1"));
         check.BindText(1, o.id);
@@ -322,18 +330,18 @@ class SqliteStore::Impl {
       }
       GF_ASSIGN_OR_RETURN(stored, Get(o.id));
       return absl::OkStatus();
-    }));
+    }());
     return stored;
   }
 
-  absl::StatusOr<std::vector<Onboarding>> LeaseDue(absl::string_view owner, absl::Time now,
-                                                   absl::Duration lease, int limit)
+  // `owner` not empty, `lease` and `limit` positive.
+  absl::StatusOr<std::vector<Onboarding>> LeaseDueInWriteTransaction(absl::string_view owner,
+                                                                     absl::Time now,
+                                                                     absl::Duration lease,
+                                                                     int limit)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    if (owner.empty()) return absl::InvalidArgumentError("lease owner is empty");
-    if (lease <= absl::ZeroDuration()) return absl::InvalidArgumentError("lease must be positive");
     std::vector<Onboarding> leased;
-    if (limit <= 0) return leased;
-    GF_RETURN_IF_ERROR(InTransaction(TxnKind::kWrite, [&]() -> absl::Status {
+    GF_RETURN_IF_ERROR([&]() -> absl::Status {
       std::vector<std::string> ids;
       {
         GF_ASSIGN_OR_RETURN(Stmt select, Prepare(kSelectDue));
@@ -357,25 +365,22 @@ class SqliteStore::Impl {
         leased.push_back(std::move(onboarding));
       }
       return absl::OkStatus();
-    }));
+    }());
     return leased;
   }
 
-  absl::StatusOr<bool> RenewLease(absl::string_view id, absl::string_view owner, absl::Time until)
+  absl::StatusOr<bool> RenewLeaseInWriteTransaction(absl::string_view id, absl::string_view owner,
+                                                    absl::Time until)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    bool held = false;
-    GF_RETURN_IF_ERROR(InTransaction(TxnKind::kWrite, [&]() -> absl::Status {
-      GF_ASSIGN_OR_RETURN(Stmt update, Prepare("UPDATE onboardings SET lease_expires = ?3 "
-                                               "WHERE id = ?1 AND lease_owner = ?2 RETURNING id"));
-      update.BindText(1, id).BindText(2, owner).BindTime(3, until);
-      GF_ASSIGN_OR_RETURN(held, update.Step());
-      if (held) GF_RETURN_IF_ERROR(update.Run());  // to its end
-      return absl::OkStatus();
-    }));
+    GF_ASSIGN_OR_RETURN(Stmt update, Prepare("UPDATE onboardings SET lease_expires = ?3 "
+                                             "WHERE id = ?1 AND lease_owner = ?2 RETURNING id"));
+    update.BindText(1, id).BindText(2, owner).BindTime(3, until);
+    GF_ASSIGN_OR_RETURN(bool held, update.Step());
+    if (held) GF_RETURN_IF_ERROR(update.Run());  // to its end
     return held;
   }
 
-  absl::Status ReleaseLease(absl::string_view id, absl::string_view owner)
+  absl::Status ReleaseLeaseInWriteTransaction(absl::string_view id, absl::string_view owner)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     GF_ASSIGN_OR_RETURN(Stmt update,
                         Prepare("UPDATE onboardings SET lease_owner = NULL, lease_expires = NULL "
@@ -500,35 +505,31 @@ class SqliteStore::Impl {
     return events;
   }
 
-  absl::Status AppendCloudCalls(const std::vector<CloudCall>& calls)
+  absl::Status AppendCloudCallsInWriteTransaction(const std::vector<CloudCall>& calls)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    if (calls.empty()) return absl::OkStatus();
-    return InTransaction(TxnKind::kWrite, [&]() -> absl::Status {
-      for (const CloudCall& c : calls) {
-        GF_ASSIGN_OR_RETURN(
-            Stmt insert,
-            Prepare(
-                "INSERT INTO cloud_calls (onboarding_id, tenant, step, plugin, actor, time, "
-                "duration_us, method, url, service, status, transport_error, request_id, caller) "
-                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"));
-        insert.BindText(1, c.onboarding_id)
-            .BindText(2, c.tenant)
-            .BindText(3, c.step)
-            .BindText(4, c.plugin)
-            .BindText(5, c.actor)
-            .BindTime(6, c.time)
-            .BindInt(7, absl::ToInt64Microseconds(c.duration))
-            .BindText(8, c.method)
-            .BindText(9, c.url)
-            .BindText(10, c.service)
-            .BindInt(11, c.status)
-            .BindText(12, c.transport_error)
-            .BindText(13, c.request_id)
-            .BindText(14, c.caller);
-        GF_RETURN_IF_ERROR(insert.Run());
-      }
-      return absl::OkStatus();
-    });
+    for (const CloudCall& c : calls) {
+      GF_ASSIGN_OR_RETURN(
+          Stmt insert,
+          Prepare("INSERT INTO cloud_calls (onboarding_id, tenant, step, plugin, actor, time, "
+                  "duration_us, method, url, service, status, transport_error, request_id, caller) "
+                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"));
+      insert.BindText(1, c.onboarding_id)
+          .BindText(2, c.tenant)
+          .BindText(3, c.step)
+          .BindText(4, c.plugin)
+          .BindText(5, c.actor)
+          .BindTime(6, c.time)
+          .BindInt(7, absl::ToInt64Microseconds(c.duration))
+          .BindText(8, c.method)
+          .BindText(9, c.url)
+          .BindText(10, c.service)
+          .BindInt(11, c.status)
+          .BindText(12, c.transport_error)
+          .BindText(13, c.request_id)
+          .BindText(14, c.caller);
+      GF_RETURN_IF_ERROR(insert.Run());
+    }
+    return absl::OkStatus();
   }
 
   absl::StatusOr<CloudCallPage> ListCloudCalls(const CloudCallQuery& query)
@@ -701,24 +702,49 @@ absl::StatusOr<OnboardingPage> SqliteStore::ListOnboardings(const ListOnboarding
   return impl_->List(query);
 }
 
+absl::Status SqliteStore::Write(absl::FunctionRef<absl::Status()> body) {
+  if (group_commit_ == nullptr) {
+    absl::MutexLock lock(&impl_->mu);
+    return impl_->InWriteTransaction(body);
+  }
+  return group_commit_->Run(body);
+}
+
+// The bodies below run inside Write: on this thread with impl_->mu held, or
+// on a group's leader inside CommitGroup, which holds it; the analysis cannot
+// follow them there.
+
 // NOLINTNEXTLINE(google-default-arguments): the default is in the header.
 absl::StatusOr<Onboarding> SqliteStore::DoUpdateOnboarding(
     const Onboarding& onboarding, const std::vector<OnboardingEvent>& events,
-    absl::string_view release_lease_of) {
-  absl::MutexLock lock(&impl_->mu);
-  return impl_->Update(onboarding, events, release_lease_of);
+    absl::string_view release_lease_of, const std::vector<CloudCall>& cloud_calls) {
+  Onboarding stored;
+  GF_RETURN_IF_ERROR(Write([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS -> absl::Status {
+    GF_ASSIGN_OR_RETURN(stored,
+                        impl_->UpdateInWriteTransaction(onboarding, events, release_lease_of));
+    return impl_->AppendCloudCallsInWriteTransaction(cloud_calls);
+  }));
+  return stored;
 }
 
 absl::StatusOr<std::vector<Onboarding>> SqliteStore::LeaseDue(absl::string_view owner,
                                                               absl::Time now, absl::Duration lease,
                                                               int limit) {
-  absl::MutexLock lock(&impl_->mu);
-  return impl_->LeaseDue(owner, now, lease, limit);
+  if (owner.empty()) return absl::InvalidArgumentError("lease owner is empty");
+  if (lease <= absl::ZeroDuration()) return absl::InvalidArgumentError("lease must be positive");
+  std::vector<Onboarding> leased;
+  if (limit <= 0) return leased;
+  GF_RETURN_IF_ERROR(Write([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS -> absl::Status {
+    GF_ASSIGN_OR_RETURN(leased, impl_->LeaseDueInWriteTransaction(owner, now, lease, limit));
+    return absl::OkStatus();
+  }));
+  return leased;
 }
 
 absl::Status SqliteStore::ReleaseLease(absl::string_view id, absl::string_view owner) {
-  absl::MutexLock lock(&impl_->mu);
-  return impl_->ReleaseLease(id, owner);
+  return Write([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return impl_->ReleaseLeaseInWriteTransaction(id, owner);
+  });
 }
 
 absl::Status SqliteStore::ReleaseAllLeases() {
@@ -734,8 +760,12 @@ absl::StatusOr<std::optional<Onboarding>> SqliteStore::FindByRequestId(
 
 absl::StatusOr<bool> SqliteStore::RenewLease(absl::string_view id, absl::string_view owner,
                                              absl::Time until) {
-  absl::MutexLock lock(&impl_->mu);
-  return impl_->RenewLease(id, owner, until);
+  bool held = false;
+  GF_RETURN_IF_ERROR(Write([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS -> absl::Status {
+    GF_ASSIGN_OR_RETURN(held, impl_->RenewLeaseInWriteTransaction(id, owner, until));
+    return absl::OkStatus();
+  }));
+  return held;
 }
 
 absl::StatusOr<int64_t> SqliteStore::CountUnfinished() {
@@ -761,8 +791,10 @@ absl::StatusOr<std::vector<OnboardingEvent>> SqliteStore::ListEvents(absl::strin
 }
 
 absl::Status SqliteStore::AppendCloudCalls(const std::vector<CloudCall>& calls) {
-  absl::MutexLock lock(&impl_->mu);
-  return impl_->AppendCloudCalls(calls);
+  if (calls.empty()) return absl::OkStatus();
+  return Write([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return impl_->AppendCloudCallsInWriteTransaction(calls);
+  });
 }
 
 absl::StatusOr<CloudCallPage> SqliteStore::ListCloudCalls(const CloudCallQuery& query) {

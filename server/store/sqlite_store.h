@@ -36,6 +36,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "server/store/group_commit.h"
@@ -48,14 +49,16 @@ class SqliteStore : public Store {
   // How long a call waits for another connection's write lock.
   static constexpr absl::Duration kBusyTimeout = absl::Seconds(5);
 
-  // The most CreateOnboarding calls one shared transaction takes.
+  // The most writes one shared transaction takes.
   static constexpr int kMaxGroup = 128;
 
   struct Options {
-    // Group commit: concurrent CreateOnboarding calls share one transaction,
-    // so one fsync of the WAL makes all of them durable (each in a savepoint:
-    // one that fails is rolled back alone). Every call still returns only
-    // once its onboarding is committed. false: one transaction per call.
+    // Group commit: concurrent writes (CreateOnboarding, UpdateOnboarding,
+    // LeaseDue, RenewLease, ReleaseLease, AppendCloudCalls) share one
+    // transaction, so one fsync of the WAL makes all of them durable (each
+    // in a savepoint: one that fails is rolled back alone). Every call still
+    // returns only once its write is committed. false: one transaction per
+    // call.
     bool group_commit = true;
   };
 
@@ -99,21 +102,25 @@ class SqliteStore : public Store {
   // EXPLAIN QUERY PLAN over them.
   std::vector<std::string> PreparedSqlForTesting() const;
 
-  // The shared transactions CreateOnboarding has committed, and how many
-  // onboardings they held (zero without group commit).
+  // The shared transactions committed so far, and how many writes they held
+  // (zero without group commit).
   GroupCommit::Counts GroupCommitCounts() const;
 
  protected:
   [[nodiscard]] absl::StatusOr<Onboarding> DoUpdateOnboarding(
       const Onboarding& onboarding, const std::vector<OnboardingEvent>& events,
-      absl::string_view release_lease_of) override;
+      absl::string_view release_lease_of, const std::vector<CloudCall>& cloud_calls) override;
 
  private:
   class Impl;  // the connection, its statement cache and the queries
   SqliteStore(std::unique_ptr<Impl> impl, std::unique_ptr<GroupCommit> group_commit);
 
+  // Runs `body` in a write transaction: a shared one with group commit, else
+  // its own. Returns once that transaction has committed (or failed).
+  absl::Status Write(absl::FunctionRef<absl::Status()> body);
+
   std::unique_ptr<Impl> impl_;
-  std::unique_ptr<GroupCommit> group_commit_;  // null: one transaction per create
+  std::unique_ptr<GroupCommit> group_commit_;  // null: one transaction per write
 };
 
 }  // namespace guestflow

@@ -91,11 +91,14 @@ class Store {
   // stored version equals `onboarding.version`, appends `events` (sequence
   // numbers assigned here), and returns what is now stored (version + 1).
   // If `release_lease_of` is not empty and that owner holds the lease, the
-  // lease is released in the same transaction. ABORTED on a version conflict.
+  // lease is released in the same transaction. `cloud_calls` are appended to
+  // the audit trail in the same transaction too, as AppendCloudCalls does: a
+  // step's outcome and the record of the calls it sent are stored together.
+  // ABORTED on a version conflict (then nothing is stored, calls included).
   [[nodiscard]] absl::StatusOr<Onboarding> UpdateOnboarding(
       const Onboarding& onboarding, const std::vector<OnboardingEvent>& events,
-      absl::string_view release_lease_of = {}) {
-    return DoUpdateOnboarding(onboarding, events, release_lease_of);
+      absl::string_view release_lease_of = {}, const std::vector<CloudCall>& cloud_calls = {}) {
+    return DoUpdateOnboarding(onboarding, events, release_lease_of, cloud_calls);
   }
 
   // The tenant's onboarding started with `request_id`, if any.
@@ -155,7 +158,7 @@ class Store {
   // UpdateOnboarding's implementation (virtuals take no default arguments).
   [[nodiscard]] virtual absl::StatusOr<Onboarding> DoUpdateOnboarding(
       const Onboarding& onboarding, const std::vector<OnboardingEvent>& events,
-      absl::string_view release_lease_of) = 0;
+      absl::string_view release_lease_of, const std::vector<CloudCall>& cloud_calls) = 0;
 };
 
 }  // namespace guestflow

@@ -3,7 +3,10 @@
 #include "server/engine/engine.h"
 
 #include <filesystem>
+#include <functional>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
@@ -366,6 +369,210 @@ TEST_F(EngineTest, TheBackgroundLoopRunsEverythingToTheEnd) {
   }
   scheduler_->Stop(absl::Seconds(5));
   EXPECT_TRUE(all_done);
+}
+
+StepOutcome SucceededWithCalls(const std::string& id, int calls) {
+  StepOutcome o;
+  for (int i = 0; i < calls; ++i) {
+    CloudCall c;
+    c.onboarding_id = id;
+    c.tenant = "contoso";
+    c.step = "invite";
+    c.method = "POST";
+    c.url = absl::StrCat("https://graph.example/call-", i);
+    c.status = 201;
+    o.cloud_calls.push_back(c);
+  }
+  return o;
+}
+
+std::vector<CloudCall> CallsOf(Store* store, const std::string& id) {
+  CloudCallQuery query;
+  query.onboarding_id = id;
+  auto page = store->ListCloudCalls(query);
+  EXPECT_TRUE(page.ok()) << page.status();
+  return page.ok() ? page->calls : std::vector<CloudCall>{};
+}
+
+// The calls a step sent are stored in the write that stores its outcome,
+// with the worker (actor) and the onboarding's caller.
+TEST_F(EngineTest, AStepsCloudCallsAreStoredWithItsOutcome) {
+  StartRequest request = Request();
+  request.requested_by = "ops@contoso";
+  auto started = engine_->Start(request);
+  ASSERT_TRUE(started.ok()) << started.status();
+  const std::string id = started->onboarding.id;
+  EXPECT_CALL(runner_, Run(_, StepKind::kInvite)).WillOnce(Return(SucceededWithCalls(id, 2)));
+  EXPECT_EQ(*scheduler_->RunDueNow(), 1);
+  EXPECT_EQ(Get(id).version, 3) << "created, started, outcome with its calls";
+  const std::vector<CloudCall> calls = CallsOf(store_.get(), id);
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[0].url, "https://graph.example/call-0");
+  EXPECT_EQ(calls[0].actor, "test");
+  EXPECT_EQ(calls[0].caller, "ops@contoso");
+}
+
+// Forwards to a real store; fails every update that carries cloud calls
+// while `fail_outcomes` is set (a step's outcome that cannot be stored).
+class OutcomeFailingStore : public Store {
+ public:
+  explicit OutcomeFailingStore(Store* store) : store_(store) {}
+  bool fail_outcomes = false;
+
+  absl::StatusOr<CreateResult> CreateOnboarding(const Onboarding& o,
+                                                const OnboardingEvent& e) override {
+    return store_->CreateOnboarding(o, e);
+  }
+  absl::StatusOr<Onboarding> GetOnboarding(absl::string_view id) override {
+    return store_->GetOnboarding(id);
+  }
+  absl::StatusOr<OnboardingPage> ListOnboardings(const ListOnboardingsQuery& q) override {
+    return store_->ListOnboardings(q);
+  }
+  absl::StatusOr<std::optional<Onboarding>> FindByRequestId(absl::string_view tenant,
+                                                            absl::string_view id) override {
+    return store_->FindByRequestId(tenant, id);
+  }
+  absl::StatusOr<int64_t> CountUnfinished() override { return store_->CountUnfinished(); }
+  absl::StatusOr<OnboardingStats> Stats(absl::Time now) override { return store_->Stats(now); }
+  absl::StatusOr<std::vector<Onboarding>> LeaseDue(absl::string_view owner, absl::Time now,
+                                                   absl::Duration lease, int limit) override {
+    return store_->LeaseDue(owner, now, lease, limit);
+  }
+  absl::StatusOr<bool> RenewLease(absl::string_view id, absl::string_view owner,
+                                  absl::Time until) override {
+    return store_->RenewLease(id, owner, until);
+  }
+  absl::Status ReleaseLease(absl::string_view id, absl::string_view owner) override {
+    return store_->ReleaseLease(id, owner);
+  }
+  absl::Status ReleaseAllLeases() override { return store_->ReleaseAllLeases(); }
+  absl::StatusOr<std::optional<absl::Time>> NextDueTime() override { return store_->NextDueTime(); }
+  absl::Status AppendCloudCalls(const std::vector<CloudCall>& calls) override {
+    return store_->AppendCloudCalls(calls);
+  }
+  absl::StatusOr<CloudCallPage> ListCloudCalls(const CloudCallQuery& q) override {
+    return store_->ListCloudCalls(q);
+  }
+  absl::StatusOr<std::vector<OnboardingEvent>> ListEvents(absl::string_view id, int64_t after,
+                                                          int limit) override {
+    return store_->ListEvents(id, after, limit);
+  }
+
+ protected:
+  absl::StatusOr<Onboarding> DoUpdateOnboarding(const Onboarding& o,
+                                                const std::vector<OnboardingEvent>& events,
+                                                absl::string_view release_lease_of,
+                                                const std::vector<CloudCall>& calls) override {
+    if (fail_outcomes && !calls.empty()) return absl::UnavailableError("disk on fire");
+    return store_->UpdateOnboarding(o, events, release_lease_of, calls);
+  }
+
+ private:
+  Store* const store_;
+};
+
+// When the outcome cannot be stored, the calls the step sent still go to
+// the audit trail on their own: they took place.
+TEST_F(EngineTest, AStepsCloudCallsAreAuditedEvenWhenItsOutcomeIsNot) {
+  OutcomeFailingStore failing(store_.get());
+  failing.fail_outcomes = true;
+  Scheduler scheduler(&failing, &runner_, &clock_, &feed_, SchedulerOptions{});
+  const std::string id = StartOne();
+  EXPECT_CALL(runner_, Run(_, StepKind::kInvite)).WillOnce(Return(SucceededWithCalls(id, 2)));
+  EXPECT_EQ(*scheduler.RunDueNow(), 1);
+  EXPECT_EQ(CallsOf(store_.get(), id).size(), 2u);
+  const Onboarding o = Get(id);
+  EXPECT_EQ(o.FindStep(StepKind::kInvite)->state, StepState::kRunning) << "outcome not stored";
+}
+
+// Waits (real time, bounded) until `done` holds.
+bool Eventually(const std::function<bool()>& done) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (!done()) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return true;
+}
+
+// A worker of the background loop takes an onboarding through all its steps
+// under one lease: each step's outcome is stored together with the start of
+// the next one, so the record is written once per step after the first
+// start (version 1 created, 2 invite started, 3..7 one per outcome), not
+// three times (lease, start, outcome). The history is the same as step by
+// step, and the lease is given back at the end.
+TEST_F(EngineTest, AWorkerGoesOnWithTheNextStepInTheSameWrite) {
+  EXPECT_CALL(runner_, Run(_, _)).Times(5).WillRepeatedly(Return(Succeeded()));
+  scheduler_->Start();
+  const std::string id = StartOne();
+  ASSERT_TRUE(Eventually([&] { return Get(id).state == OnboardingState::kSucceeded; }));
+  scheduler_->Stop(absl::Seconds(5));
+  const Onboarding o = Get(id);
+  EXPECT_EQ(o.version, 7);
+  for (const Step& s : o.steps) EXPECT_EQ(s.attempts, 1) << StepName(s.kind);
+  auto events = engine_->Events(id, 0, 100);
+  ASSERT_TRUE(events.ok());
+  std::vector<std::string> types;
+  for (const OnboardingEvent& e : *events) types.push_back(e.type);
+  std::vector<std::string> expected = {"created"};
+  for (int i = 0; i < 5; ++i) {
+    expected.push_back("step_started");
+    expected.push_back("step_succeeded");
+  }
+  expected.push_back("succeeded");
+  EXPECT_EQ(types, expected);
+  auto stats = store_->Stats(clock_.Now());
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->leased, 0);
+}
+
+// A step that has to wait is stored with its due time and its lease given
+// back: the worker does not go on, and another process may take it when it
+// is due.
+TEST_F(EngineTest, AStepThatMustWaitGivesItsLeaseBack) {
+  StepOutcome later;
+  later.kind = StepOutcome::Kind::kRetry;
+  later.error = "try again";
+  later.retry_after = absl::Hours(1);
+  EXPECT_CALL(runner_, Run(_, StepKind::kInvite)).WillOnce(Return(Succeeded()));
+  EXPECT_CALL(runner_, Run(_, StepKind::kProfile)).WillOnce(Return(later));
+  scheduler_->Start();
+  const std::string id = StartOne();
+  ASSERT_TRUE(Eventually([&] { return Get(id).state == OnboardingState::kWaiting; }));
+  scheduler_->Stop(absl::Seconds(5));
+  EXPECT_EQ(Get(id).FindStep(StepKind::kLicense)->state, StepState::kPending);
+  clock_.Advance(absl::Hours(2));
+  auto taken = store_->LeaseDue("another-process", clock_.Now(), absl::Minutes(1), 10);
+  ASSERT_TRUE(taken.ok()) << taken.status();
+  ASSERT_EQ(taken->size(), 1u) << "the waiting onboarding's lease was not given back";
+  EXPECT_EQ(taken->front().id, id);
+}
+
+// Stopping lets the running step finish and stores its outcome, but the
+// worker does not start the next step: it stays PENDING and the lease is
+// given back for the next process.
+TEST_F(EngineTest, AStoppingSchedulerDoesNotGoOnToTheNextStep) {
+  absl::Notification started, release;
+  EXPECT_CALL(runner_, Run(_, StepKind::kInvite)).WillOnce(Invoke([&](const Onboarding&, StepKind) {
+    started.Notify();
+    release.WaitForNotification();
+    return Succeeded();
+  }));
+  scheduler_->Start();
+  const std::string id = StartOne();
+  ASSERT_TRUE(started.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  std::thread stop([&] { scheduler_->Stop(absl::Seconds(10)); });
+  // Stop() has begun (and waits for the step) before the step ends.
+  ASSERT_TRUE(Eventually([&] { return scheduler_->Stopping(); }));
+  release.Notify();
+  stop.join();
+  const Onboarding o = Get(id);
+  EXPECT_EQ(o.FindStep(StepKind::kInvite)->state, StepState::kSucceeded);
+  EXPECT_EQ(o.FindStep(StepKind::kProfile)->state, StepState::kPending);
+  auto taken = store_->LeaseDue("next-process", clock_.Now(), absl::Minutes(1), 10);
+  ASSERT_TRUE(taken.ok()) << taken.status();
+  ASSERT_EQ(taken->size(), 1u) << "the lease was not given back";
 }
 
 }  // namespace

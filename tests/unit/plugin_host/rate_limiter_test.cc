@@ -410,6 +410,57 @@ TEST(RateLimiterTest, WaitersLeaveInArrivalOrder) {
   }
 }
 
+// On the real clock a waiter sleeps until it is signalled (or its slot
+// comes). A freed concurrency slot and a grant wake only the first in line,
+// not every waiter behind it: a line of N wakes about 2N times in all (each
+// waiter once when it becomes first, once when the slot frees), not N * N.
+TEST(RateLimiterTest, OnlyTheFirstInLineIsWoken) {
+  constexpr int kWaiters = 16;
+  LimitsConfig limits;
+  limits.graph_writes = {0, absl::Seconds(150), 0};
+  limits.dataverse = {0, absl::Seconds(300), 1};  // no rate, one at a time
+  RateLimiter limiter(limits, {Clock::Real(), absl::InfiniteDuration(), absl::ZeroDuration()});
+  Permit held = limiter.Acquire(kDataverse, "GET");
+  ASSERT_TRUE(held.granted());
+  std::vector<std::future<Permit>> waiters;
+  for (int i = 0; i < kWaiters; ++i) {
+    waiters.push_back(AcquireAsync(limiter, kDataverse, "GET"));
+    AwaitWaiting(limiter, kDataverse, i + 1);
+  }
+  held.Release();
+  for (int i = 0; i < kWaiters; ++i) {
+    Permit permit = Get(limiter, waiters[i]);
+    ASSERT_TRUE(permit.granted()) << i;
+    // In arrival order: the ones behind it still wait.
+    EXPECT_EQ(StatsOf(limiter, kDataverse).waiting, kWaiters - 1 - i);
+  }  // each permit frees the slot for the next as it goes
+  const RateKeyStats stats = StatsOf(limiter, kDataverse);
+  EXPECT_EQ(stats.sent, kWaiters + 1);
+  EXPECT_LE(stats.wakeups, 3 * kWaiters)
+      << "a line of " << kWaiters << " woke " << stats.wakeups << " times";
+}
+
+// Without a concurrency cap, answers to requests already sent do not wake
+// a request waiting for its slot in the token bucket: it sleeps until the
+// slot, once.
+TEST(RateLimiterTest, AnswersDoNotWakeARequestWaitingForItsSlot) {
+  RateLimiter limiter(GraphLimits(4, absl::Milliseconds(1600)),
+                      {Clock::Real(), absl::InfiniteDuration(), absl::ZeroDuration()});
+  std::vector<Permit> sent;
+  for (int i = 0; i < 4; ++i) {
+    sent.push_back(limiter.Acquire(kGraph, "POST"));
+    ASSERT_TRUE(sent.back().granted());
+  }
+  std::future<Permit> waiter = AcquireAsync(limiter, kGraph);  // its slot: 400 ms on
+  AwaitWaiting(limiter, kGraph, 1);
+  for (Permit& p : sent) {  // the answers come while it waits, one by one
+    p.Finish(Answer(201));
+    absl::SleepFor(absl::Milliseconds(30));
+  }
+  ASSERT_TRUE(Get(limiter, waiter).granted());
+  EXPECT_LE(StatsOf(limiter, kGraph).wakeups, 2);
+}
+
 TEST(RateLimiterTest, GraphReadsAreNotLimited) {
   FakeClock clock;
   RateLimiter limiter(GraphLimits(1, absl::Seconds(10), absl::Seconds(1)), Exact(&clock));

@@ -1,5 +1,9 @@
 #include "server/store/sqlite_store.h"
 
+#include <sqlite3.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <functional>
 #include <set>
@@ -314,6 +318,196 @@ TEST_F(SqliteStoreTest, AGroupWhoseTransactionFailsStoresNoneOfItsCreates) {
                           raw.Value("SELECT COUNT(*) FROM steps WHERE onboarding_id NOT IN "
                                     "(SELECT id FROM onboardings)"));
   EXPECT_EQ(steps, "0");
+}
+
+// The steps' writes share transactions too: 32 updates, 8 appends to the
+// audit trail, a lease and a lease renewal arrive while the file is locked
+// and commit in few transactions. Each is stored when its call returns; an
+// update over a stale version fails alone (ABORTED), its savepoint rolled
+// back, the others committed.
+TEST_F(SqliteStoreTest, ConcurrentUpdatesLeasesAndCloudCallsShareTransactions) {
+  constexpr int kUpdates = 32;
+  constexpr int kAppends = 8;
+  std::vector<Onboarding> stored;
+  for (int i = 0; i < kUpdates; ++i) {
+    GF_ASSERT_OK_AND_ASSIGN(
+        CreateResult created,
+        store_->CreateOnboarding(
+            NewOnboarding(absl::StrCat("ob-", i), "contoso", kT0 + absl::Seconds(i)),
+            NewEvent("created")));
+    stored.push_back(created.onboarding);
+  }
+  // The two oldest: "renewed" is leased now (and renewed below), "leased"
+  // is the one the concurrent LeaseDue takes, whatever order the group
+  // runs its writes in.
+  GF_ASSERT_OK(store_
+                   ->CreateOnboarding(NewOnboarding("renewed", "contoso", kT0 - absl::Seconds(2)),
+                                      NewEvent("created"))
+                   .status());
+  GF_ASSERT_OK(store_
+                   ->CreateOnboarding(NewOnboarding("leased", "contoso", kT0 - absl::Seconds(1)),
+                                      NewEvent("created"))
+                   .status());
+  GF_ASSERT_OK_AND_ASSIGN(std::vector<Onboarding> first,
+                          store_->LeaseDue("w", kT0 + absl::Hours(1), absl::Minutes(1), 1));
+  ASSERT_EQ(first.size(), 1u);
+  ASSERT_EQ(first.front().id, "renewed");
+  const GroupCommit::Counts before = store_->GroupCommitCounts();
+  std::vector<absl::StatusOr<Onboarding>> updated(kUpdates, absl::UnknownError("not run"));
+  absl::StatusOr<Onboarding> stale = absl::UnknownError("not run");
+  std::vector<absl::Status> appended(kAppends, absl::UnknownError("not run"));
+  absl::StatusOr<std::vector<Onboarding>> leased = absl::UnknownError("not run");
+  absl::StatusOr<bool> renewed = absl::UnknownError("not run");
+  {
+    RawDb other(path_);
+    ASSERT_TRUE(other.ok());
+    GF_ASSERT_OK(other.Exec("BEGIN IMMEDIATE"));
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kUpdates; ++i) {
+      threads.emplace_back([&, i] {
+        Onboarding o = stored[i];
+        o.state = OnboardingState::kRunning;
+        o.steps[0].state = StepState::kRunning;
+        o.due_time = kT0 + absl::Hours(2);
+        updated[i] = store_->UpdateOnboarding(o, {NewEvent("step_started")});
+      });
+    }
+    threads.emplace_back([&] {
+      Onboarding o = stored[0];
+      o.version = 99;  // read at a version the record never had
+      o.error = "stale";
+      stale = store_->UpdateOnboarding(o, {NewEvent("stale")});
+    });
+    for (int i = 0; i < kAppends; ++i) {
+      threads.emplace_back([&, i] {
+        CloudCall c;
+        c.onboarding_id = absl::StrCat("ob-", i);
+        c.tenant = "contoso";
+        c.method = "POST";
+        c.status = 201;
+        c.time = kT0;
+        appended[i] = store_->AppendCloudCalls({c});
+      });
+    }
+    threads.emplace_back(
+        [&] { leased = store_->LeaseDue("w", kT0 + absl::Hours(1), absl::Minutes(1), 1); });
+    threads.emplace_back(
+        [&] { renewed = store_->RenewLease(first.front().id, "w", kT0 + absl::Hours(3)); });
+    absl::SleepFor(absl::Milliseconds(500));
+    GF_ASSERT_OK(other.Exec("ROLLBACK"));
+    for (std::thread& t : threads) t.join();
+  }
+  for (int i = 0; i < kUpdates; ++i) {
+    ASSERT_TRUE(updated[i].ok()) << i << ": " << updated[i].status();
+    EXPECT_EQ(updated[i]->version, 2);
+    EXPECT_EQ(updated[i]->state, OnboardingState::kRunning);
+  }
+  EXPECT_EQ(stale.status().code(), absl::StatusCode::kAborted) << stale.status();
+  for (int i = 0; i < kAppends; ++i) EXPECT_TRUE(appended[i].ok()) << i << ": " << appended[i];
+  ASSERT_TRUE(leased.ok()) << leased.status();
+  ASSERT_EQ(leased->size(), 1u);
+  EXPECT_EQ(leased->front().id, "leased");
+  ASSERT_TRUE(renewed.ok()) << renewed.status();
+  EXPECT_TRUE(*renewed);
+  const GroupCommit::Counts after = store_->GroupCommitCounts();
+  EXPECT_EQ(after.members - before.members, kUpdates + 1 + kAppends + 2);
+  EXPECT_LE(after.groups - before.groups, 4)
+      << kUpdates + kAppends + 3 << " writes queued behind a lock took "
+      << after.groups - before.groups << " transactions";
+  RawDb raw(path_);
+  GF_ASSERT_OK_AND_ASSIGN(std::string running,
+                          raw.Value("SELECT COUNT(*) FROM onboardings WHERE state = 'RUNNING'"));
+  EXPECT_EQ(running, absl::StrCat(kUpdates));
+  GF_ASSERT_OK_AND_ASSIGN(std::string stale_events,
+                          raw.Value("SELECT COUNT(*) FROM events WHERE type = 'stale'"));
+  EXPECT_EQ(stale_events, "0");
+  GF_ASSERT_OK_AND_ASSIGN(std::string calls, raw.Value("SELECT COUNT(*) FROM cloud_calls"));
+  EXPECT_EQ(calls, absl::StrCat(kAppends));
+  GF_ASSERT_OK_AND_ASSIGN(
+      std::string leases,
+      raw.Value("SELECT group_concat(id) FROM (SELECT id FROM onboardings WHERE lease_owner = 'w' "
+                "ORDER BY id)"));
+  EXPECT_EQ(leases, "leased,renewed");
+  GF_ASSERT_OK_AND_ASSIGN(std::string renewed_until,
+                          raw.Value("SELECT lease_expires FROM onboardings WHERE id = 'renewed'"));
+  EXPECT_EQ(renewed_until, absl::StrCat(absl::ToUnixMicros(kT0 + absl::Hours(3))));
+}
+
+// Files created in a folder while the object lives (inotify).
+class FileCreations {
+ public:
+  explicit FileCreations(const std::string& dir) : fd_(inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) {
+    if (fd_ >= 0) inotify_add_watch(fd_, dir.c_str(), IN_CREATE);
+  }
+  ~FileCreations() {
+    if (fd_ >= 0) close(fd_);
+  }
+  bool ok() const { return fd_ >= 0; }
+  int Count() {
+    int n = 0;
+    alignas(inotify_event) char buffer[4096];
+    while (true) {
+      const ssize_t len = read(fd_, buffer, sizeof(buffer));
+      if (len <= 0) return n;
+      for (ssize_t at = 0; at < len;) {
+        const auto* event = reinterpret_cast<const inotify_event*>(buffer + at);
+        ++n;
+        at += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
+      }
+    }
+  }
+
+ private:
+  const int fd_;
+};
+
+// A shared transaction keeps each write in a savepoint, whose undo record
+// (SQLite's statement journal) grows with the pages the group changes.
+// It stays in memory: a big group creates no temporary file (SQLite would
+// spill it past 64 KiB into a new file in its temporary folder, created and
+// deleted per transaction).
+TEST_F(SqliteStoreTest, ABigSharedTransactionCreatesNoTemporaryFile) {
+  constexpr int kUpdates = 64;
+  std::vector<Onboarding> stored;
+  for (int i = 0; i < 400; ++i) {
+    Onboarding o = NewOnboarding(absl::StrCat("ob-", i), "contoso", kT0 + absl::Seconds(i));
+    o.guest.email = absl::StrCat("guest-with-a-long-address-", i, "@example.com");
+    GF_ASSERT_OK_AND_ASSIGN(CreateResult created, store_->CreateOnboarding(o, NewEvent("created")));
+    if (i % (400 / kUpdates) == 0 && stored.size() < kUpdates) stored.push_back(created.onboarding);
+  }
+  ScratchDir temp;
+  ASSERT_FALSE(temp.path().empty());
+  char* const was = sqlite3_temp_directory;
+  sqlite3_temp_directory = sqlite3_mprintf("%s", temp.path().c_str());
+  FileCreations created(temp.path());
+  ASSERT_TRUE(created.ok());
+  {
+    RawDb other(path_);
+    ASSERT_TRUE(other.ok());
+    GF_ASSERT_OK(other.Exec("BEGIN IMMEDIATE"));
+    std::vector<std::thread> threads;
+    std::vector<absl::Status> results(stored.size(), absl::UnknownError("not run"));
+    for (size_t i = 0; i < stored.size(); ++i) {
+      threads.emplace_back([&, i] {
+        Onboarding o = stored[i];
+        o.state = OnboardingState::kRunning;
+        o.error = std::string(200, 'x');
+        o.due_time = kT0 + absl::Hours(1) + absl::Seconds(static_cast<int64_t>(i));
+        results[i] = store_
+                         ->UpdateOnboarding(o, {NewEvent("step_started")}, "",
+                                            {NewCloudCall(o.id, "contoso", "POST", 201)})
+                         .status();
+      });
+    }
+    absl::SleepFor(absl::Milliseconds(300));
+    GF_ASSERT_OK(other.Exec("ROLLBACK"));
+    for (std::thread& t : threads) t.join();
+    for (const absl::Status& r : results) GF_ASSERT_OK(r);
+  }
+  const int files = created.Count();
+  sqlite3_free(sqlite3_temp_directory);
+  sqlite3_temp_directory = was;
+  EXPECT_EQ(files, 0) << "temporary files made while the group was committed";
 }
 
 // Every statement the store prepares, EXPLAINed: none reads a whole table or

@@ -1023,6 +1023,31 @@ TEST_P(StoreContractTest, CloudCallsKeepEveryFieldInOrderByOnboardingAndTenant) 
   EXPECT_TRUE(none.calls.empty());
 }
 
+// A step's outcome and the calls it sent are stored in one write: with the
+// update, or (a version conflict) neither.
+TEST_P(StoreContractTest, UpdateStoresTheCloudCallsWithTheOutcomeOrNeither) {
+  GF_ASSERT_OK_AND_ASSIGN(CreateResult created,
+                          store_->CreateOnboarding(NewOnboarding("ob-1"), NewEvent("created")));
+  Onboarding o = created.onboarding;
+  o.state = OnboardingState::kRunning;
+  GF_ASSERT_OK_AND_ASSIGN(Onboarding stored,
+                          store_->UpdateOnboarding(o, {NewEvent("step_succeeded")}, "",
+                                                   {NewCloudCall("ob-1", "contoso", "POST", 201),
+                                                    NewCloudCall("ob-1", "contoso", "PUT", 204)}));
+  EXPECT_EQ(stored.version, 2);
+  // `o` is one version behind now: refused, and its calls are not stored.
+  absl::StatusOr<Onboarding> stale = store_->UpdateOnboarding(
+      o, {NewEvent("stale")}, "", {NewCloudCall("ob-1", "contoso", "PATCH", 200)});
+  EXPECT_EQ(stale.status().code(), absl::StatusCode::kAborted) << stale.status();
+  CloudCallQuery query;
+  query.onboarding_id = "ob-1";
+  GF_ASSERT_OK_AND_ASSIGN(CloudCallPage page, store_->ListCloudCalls(query));
+  ASSERT_EQ(page.calls.size(), 2u);
+  EXPECT_EQ(page.calls[0].method, "POST");
+  EXPECT_EQ(page.calls[1].method, "PUT");
+  EXPECT_EQ(page.calls[1].request_id, "req-ob-1-PUT-204");
+}
+
 TEST_P(StoreContractTest, CloudCallsPageWithoutGapsAndRefuseBadQueries) {
   std::vector<CloudCall> calls;
   for (int i = 0; i < 11; ++i) calls.push_back(NewCloudCall("ob-1", "contoso", "POST", 200 + i));
