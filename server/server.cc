@@ -29,6 +29,7 @@
 #include "server/http/rate_limiter.h"
 #include "server/metrics/metrics.h"
 #include "server/metrics/metrics_server.h"
+#include "server/store/observed_store.h"
 #include "server/store/pg_batch_store.h"
 #include "server/store/pg_change_listener.h"
 #include "server/store/pg_connection.h"
@@ -50,6 +51,11 @@ constexpr int kMaxReceiveBytes = 4 << 20;
 // 32 idle threads cost their stacks' touched pages.
 constexpr int kApiThreads = 32;
 constexpr size_t kApiQueue = 4096;
+// GetOnboarding's read cache (server/api/onboarding_cache.h), with the SQLite
+// store only: the serialized answers of at most this many onboardings, in at
+// most this many bytes (about 1.5 KB each: the bytes bind first).
+constexpr size_t kReadCacheEntries = 100'000;
+constexpr size_t kReadCacheBytes = size_t{64} << 20;
 
 #ifndef GUESTFLOW_VERSION
 #define GUESTFLOW_VERSION "0.0.0"
@@ -146,7 +152,7 @@ absl::StatusOr<std::unique_ptr<GuestflowServer>> GuestflowServer::Create(
   LiveConfig* live = s->live_.get();
   s->access_ = std::make_unique<Access>([live] { return live->config(); });
   s->onboarding_service_ = std::make_unique<OnboardingServiceImpl>(
-      s->engine_.get(), s->api_pool_.get(), s->access_.get());
+      s->engine_.get(), s->api_pool_.get(), s->access_.get(), s->read_cache_.get());
   s->admin_service_ =
       std::make_unique<AdminServiceImpl>(s.get(), s->api_pool_.get(), s->access_.get());
   s->batch_service_ = std::make_unique<BatchServiceImpl>(
@@ -158,7 +164,16 @@ absl::Status GuestflowServer::OpenStores(const StoreConfig& config) {
   if (!config.postgres.has_value()) {
     SqliteStore::Options options;
     options.group_commit = config.sqlite_group_commit;
-    GF_ASSIGN_OR_RETURN(store_, SqliteStore::Open(config.sqlite_path, options));
+    GF_ASSIGN_OR_RETURN(std::unique_ptr<SqliteStore> sqlite,
+                        SqliteStore::Open(config.sqlite_path, options));
+    // The embedded store serves one process, so every write of an onboarding
+    // goes through store_ (the engine, the scheduler, batch imports and the
+    // admin RPCs all hold it): it invalidates the read cache's entry after
+    // each one, and the cache is never older than the store.
+    read_cache_ = std::make_unique<OnboardingCache>(kReadCacheEntries, kReadCacheBytes);
+    OnboardingCache* cache = read_cache_.get();
+    store_ = std::make_unique<ObservedStore>(
+        std::move(sqlite), [cache](absl::string_view id) { cache->Invalidate(id); });
     // The embedded store serves one process: a lease left behind by a
     // process that died is nobody's, and its onboardings resume now.
     GF_RETURN_IF_ERROR(store_->ReleaseAllLeases());
@@ -169,6 +184,9 @@ absl::Status GuestflowServer::OpenStores(const StoreConfig& config) {
   // Replicas share the database: a lease names its replica (host, pid and a
   // random part, since pids repeat across containers), and a lease left by a
   // replica that died is taken over when it expires, not at start.
+  // No read cache: the other replicas' writes reach this one only by NOTIFY,
+  // later (pg_change_listener.h), and a GetOnboarding answered meanwhile
+  // from the cache would be older than what the database already holds.
   const PostgresStoreConfig& pg = *config.postgres;
   const char* dsn = std::getenv(pg.dsn_env.c_str());
   if (dsn == nullptr || *dsn == '\0') {

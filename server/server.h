@@ -75,6 +75,9 @@ class GuestflowServer : public AdminBackend {
 
   std::string lease_owner_;  // this process's name on the leases it takes
   std::string pg_dsn_;       // set with a PostgreSQL store
+  // GetOnboarding's answers, with the SQLite store only (null otherwise);
+  // store_ invalidates its entries, so it goes after store_.
+  std::unique_ptr<OnboardingCache> read_cache_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<BatchStore> batch_store_;
   std::unique_ptr<HttpClient> http_;

@@ -38,4 +38,10 @@ absl::Status ParseByteBuffer(grpc::ByteBuffer* buffer, google::protobuf::Message
   return absl::OkStatus();
 }
 
+absl::Status CheckLength(const grpc::ByteBuffer& buffer, size_t bytes, const std::string& what) {
+  if (buffer.Length() == bytes) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("the ", what, " is ", buffer.Length(), " bytes, not ", bytes));
+}
+
 }  // namespace guestflow::bench

@@ -1,6 +1,7 @@
 // Protobuf messages to and from the serialized bytes GenericStub carries.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 #include "absl/status/status.h"
@@ -16,5 +17,9 @@ grpc::ByteBuffer ToByteBuffer(const google::protobuf::MessageLite& message);
 // `what` when it does not parse.
 absl::Status ParseByteBuffer(grpc::ByteBuffer* buffer, google::protobuf::MessageLite* message,
                              const std::string& what);
+
+// OK when `buffer` is exactly `bytes` long; INVALID_ARGUMENT naming `what`
+// otherwise.
+absl::Status CheckLength(const grpc::ByteBuffer& buffer, size_t bytes, const std::string& what);
 
 }  // namespace guestflow::bench

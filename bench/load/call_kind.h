@@ -38,9 +38,14 @@ class CallKind {
 
 // GetOnboarding, the name of each call taken from `names_file` (one
 // `onboardings/{id}` per line; blank lines skipped) in an order shuffled
-// with `seed` and then repeated. The answer must parse as an Onboarding.
-// NOT_FOUND / INVALID_ARGUMENT for a missing or empty file.
-absl::StatusOr<std::unique_ptr<CallKind>> NewGetCall(const std::string& names_file, uint64_t seed);
+// with `seed` and then repeated. The answer must parse as an Onboarding, or
+// with `size_only`, be exactly `response_bytes` long (unparsed: a comparison
+// with the echo server then charges the client the same per call).
+// NOT_FOUND / INVALID_ARGUMENT for a missing or empty file, or size_only
+// without a response size.
+absl::StatusOr<std::unique_ptr<CallKind>> NewGetCall(const std::string& names_file, uint64_t seed,
+                                                     bool size_only = false,
+                                                     int64_t response_bytes = -1);
 
 // ListOnboardings, first page: `page_size` (0: the server's default) and
 // `tenant` (empty: every tenant the caller sees). The answer must parse as a
@@ -48,9 +53,11 @@ absl::StatusOr<std::unique_ptr<CallKind>> NewGetCall(const std::string& names_fi
 absl::StatusOr<std::unique_ptr<CallKind>> NewListCall(int page_size, const std::string& tenant);
 
 // guestflow.bench.Echo/Echo with a request of exactly `request_bytes`
-// serialized. The answer must parse as an EchoResponse and, when
-// `response_bytes` is not negative, be exactly that long.
-absl::StatusOr<std::unique_ptr<CallKind>> NewEchoCall(size_t request_bytes, int64_t response_bytes);
+// serialized. The answer must parse as an EchoResponse (not with
+// `size_only`) and, when `response_bytes` is not negative, be exactly that
+// long. INVALID_ARGUMENT for size_only without a response size.
+absl::StatusOr<std::unique_ptr<CallKind>> NewEchoCall(size_t request_bytes, int64_t response_bytes,
+                                                      bool size_only = false);
 
 // StartOnboarding for `tenant`: every call a fresh request_id and guest email
 // (unique to this process run), first and last name, usage_location "US".

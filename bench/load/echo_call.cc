@@ -9,13 +9,14 @@ namespace {
 
 class EchoCall final : public CallKind {
  public:
-  EchoCall(const grpc::ByteBuffer& request, int64_t response_bytes)
-      : request_(request), response_bytes_(response_bytes) {}
+  EchoCall(const grpc::ByteBuffer& request, int64_t response_bytes, bool size_only)
+      : request_(request), response_bytes_(response_bytes), size_only_(size_only) {}
 
   const std::string& method() const override { return method_; }
   grpc::ByteBuffer NextRequest() override { return request_; }
 
   absl::Status CheckResponse(grpc::ByteBuffer* response) override {
+    if (size_only_) return CheckLength(*response, static_cast<size_t>(response_bytes_), "answer");
     const size_t size = response->Length();
     EchoResponse echo;
     if (absl::Status parsed = ParseByteBuffer(response, &echo, "EchoResponse"); !parsed.ok()) {
@@ -32,18 +33,22 @@ class EchoCall final : public CallKind {
   const std::string method_ = "/guestflow.bench.Echo/Echo";
   const grpc::ByteBuffer request_;
   const int64_t response_bytes_;
+  const bool size_only_;
 };
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<CallKind>> NewEchoCall(size_t request_bytes,
-                                                      int64_t response_bytes) {
+absl::StatusOr<std::unique_ptr<CallKind>> NewEchoCall(size_t request_bytes, int64_t response_bytes,
+                                                      bool size_only) {
+  if (size_only && response_bytes < 0) {
+    return absl::InvalidArgumentError("--check size needs --response-bytes");
+  }
   absl::StatusOr<EchoRequest> request = SizedEchoRequest(request_bytes);
   if (!request.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("--request-bytes: ", request.status().message()));
   }
-  return std::make_unique<EchoCall>(ToByteBuffer(*request), response_bytes);
+  return std::make_unique<EchoCall>(ToByteBuffer(*request), response_bytes, size_only);
 }
 
 }  // namespace guestflow::bench

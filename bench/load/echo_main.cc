@@ -16,6 +16,7 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "absl/synchronization/mutex.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
@@ -59,6 +60,10 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
                  "pool: 4); 0: inline on the gRPC thread")
       ->check(CLI::Range(0, 256));
   CLI11_PARSE(app, argc, argv);
+  // As guestflowd does (server/main.cc): Debian's Abseil is built without
+  // NDEBUG, and its deadlock detection would cost this server what it does
+  // not cost guestflowd.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
   absl::StatusOr<guestflow::bench::EchoResponse> response =
       guestflow::bench::SizedEchoResponse(response_bytes);

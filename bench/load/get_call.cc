@@ -16,7 +16,8 @@ namespace {
 
 class GetCall final : public CallKind {
  public:
-  explicit GetCall(std::vector<grpc::ByteBuffer> requests) : requests_(std::move(requests)) {}
+  GetCall(std::vector<grpc::ByteBuffer> requests, bool size_only, int64_t response_bytes)
+      : requests_(std::move(requests)), size_only_(size_only), response_bytes_(response_bytes) {}
 
   const std::string& method() const override { return method_; }
 
@@ -25,6 +26,7 @@ class GetCall final : public CallKind {
   }
 
   absl::Status CheckResponse(grpc::ByteBuffer* response) override {
+    if (size_only_) return CheckLength(*response, static_cast<size_t>(response_bytes_), "answer");
     v1::Onboarding onboarding;
     return ParseByteBuffer(response, &onboarding, "Onboarding");
   }
@@ -34,11 +36,17 @@ class GetCall final : public CallKind {
   // Serialized once: a call copies a reference, not the bytes.
   const std::vector<grpc::ByteBuffer> requests_;
   std::atomic<uint64_t> next_{0};
+  const bool size_only_;
+  const int64_t response_bytes_;
 };
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<CallKind>> NewGetCall(const std::string& names_file, uint64_t seed) {
+absl::StatusOr<std::unique_ptr<CallKind>> NewGetCall(const std::string& names_file, uint64_t seed,
+                                                     bool size_only, int64_t response_bytes) {
+  if (size_only && response_bytes < 0) {
+    return absl::InvalidArgumentError("--check size needs --response-bytes");
+  }
   std::ifstream in(names_file);
   if (!in) return absl::NotFoundError(absl::StrCat("--names-file ", names_file, ": cannot read"));
   std::vector<std::string> names;
@@ -58,7 +66,7 @@ absl::StatusOr<std::unique_ptr<CallKind>> NewGetCall(const std::string& names_fi
     request.set_name(name);
     requests.push_back(ToByteBuffer(request));
   }
-  return std::make_unique<GetCall>(std::move(requests));
+  return std::make_unique<GetCall>(std::move(requests), size_only, response_bytes);
 }
 
 }  // namespace guestflow::bench

@@ -80,7 +80,12 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   app.add_option("--tenant", tenant, "list: only this tenant; start: the tenant (required)");
   app.add_option("--request-bytes", request_bytes, "echo: serialized request size");
   app.add_option("--response-bytes", response_bytes,
-                 "echo: the serialized response size to expect (checked; -1: any)");
+                 "get, echo: the serialized response size to expect (checked; -1: any)");
+  std::string check = "parse";
+  app.add_option("--check", check,
+                 "get, echo: parse each answer (parse), or only compare its size with "
+                 "--response-bytes (size: the client's work is then the same whatever the method)")
+      ->check(CLI::IsMember({"parse", "size"}));
   app.add_option("--ack-file", ack_file,
                  "start: append each onboarding answered OK here, one name a line");
   try {
@@ -97,11 +102,11 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
     if (names_file.empty()) {
       return Fail(absl::InvalidArgumentError("--call get needs --names-file"));
     }
-    kind = guestflow::bench::NewGetCall(names_file, seed);
+    kind = guestflow::bench::NewGetCall(names_file, seed, check == "size", response_bytes);
   } else if (call == "list") {
     kind = guestflow::bench::NewListCall(page_size, tenant);
   } else if (call == "echo") {
-    kind = guestflow::bench::NewEchoCall(request_bytes, response_bytes);
+    kind = guestflow::bench::NewEchoCall(request_bytes, response_bytes, check == "size");
   } else {
     kind = guestflow::bench::NewStartCall(tenant, ack_file);
   }

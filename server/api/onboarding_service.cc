@@ -10,6 +10,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "grpc/slice.h"
+#include "grpcpp/impl/codegen/proto_utils.h"
 #include "server/api/proto_convert.h"
 #include "server/api/rpc_executor.h"
 #include "server/common/status_macros.h"
@@ -26,6 +28,40 @@ constexpr int kWatchBatch = 100;
 // answer for another tenant's onboarding too.
 absl::Status OnboardingNotFound(absl::string_view id) {
   return absl::NotFoundError(absl::StrCat("onboarding ", id, " not found"));
+}
+
+// Whether `caller` may see onboarding `id` of `tenant`: if not, it does not
+// exist for them.
+absl::Status CheckVisible(const Caller& caller, absl::string_view id, absl::string_view tenant) {
+  return caller.MayUse(tenant) ? absl::OkStatus() : OnboardingNotFound(id);
+}
+
+// `message` serialized once, into a slice that an answer (and the cache)
+// share.
+grpc::Slice SerializeToSlice(const google::protobuf::MessageLite& message) {
+  const size_t size = message.ByteSizeLong();
+  grpc_slice slice = grpc_slice_malloc(size);
+  message.SerializeWithCachedSizesToArray(GRPC_SLICE_START_PTR(slice));
+  return grpc::Slice(slice, grpc::Slice::STEAL_REF);
+}
+
+// `bytes` parsed as gRPC parses the request of a typed method (INTERNAL when
+// it does not parse); a request in one slice, as a small one is, in place.
+template <typename Message>
+grpc::Status ParseRequest(const grpc::ByteBuffer& bytes, Message* out) {
+  grpc::Slice slice;
+  if (bytes.TrySingleSlice(&slice).ok() &&
+      out->ParseFromArray(slice.begin(), static_cast<int>(slice.size()))) {
+    return grpc::Status::OK;
+  }
+  grpc::ByteBuffer copy(bytes);  // Deserialize consumes it; the copy shares the slices
+  return grpc::SerializationTraits<Message>::Deserialize(&copy, out);
+}
+
+// Answers `bytes` (no copy: the buffer refers to the slice).
+void SetAnswer(const grpc::Slice& bytes, grpc::ByteBuffer* response) {
+  grpc::ByteBuffer answer(&bytes, 1);
+  response->Swap(&answer);
 }
 
 // Streams an onboarding's events. Fetches run on the API pool; a fetch is
@@ -220,8 +256,22 @@ absl::StatusOr<Onboarding> OnboardingServiceImpl::Visible(const Caller& caller,
                                                           const std::string& name) {
   GF_ASSIGN_OR_RETURN(std::string id, ParseOnboardingName(name, "name"));
   GF_ASSIGN_OR_RETURN(Onboarding o, engine_->Get(id));
-  if (!caller.MayUse(o.tenant)) return OnboardingNotFound(id);
+  GF_RETURN_IF_ERROR(CheckVisible(caller, id, o.tenant));
   return o;
+}
+
+absl::StatusOr<grpc::Slice> OnboardingServiceImpl::ReadSerialized(const Caller& caller,
+                                                                  const std::string& id) {
+  // Taken before the read: a write that lands after it moves it, and the
+  // insert below is refused (onboarding_cache.h).
+  const uint64_t generation = cache_ != nullptr ? cache_->Generation(id) : 0;
+  GF_ASSIGN_OR_RETURN(Onboarding o, engine_->Get(id));
+  GF_RETURN_IF_ERROR(CheckVisible(caller, id, o.tenant));
+  v1::Onboarding proto;
+  ToProto(o, &proto);
+  grpc::Slice bytes = SerializeToSlice(proto);
+  if (cache_ != nullptr) cache_->InsertIfUnchanged(id, generation, o.tenant, bytes);
+  return bytes;
 }
 
 grpc::ServerUnaryReactor* OnboardingServiceImpl::StartOnboarding(
@@ -250,17 +300,40 @@ grpc::ServerUnaryReactor* OnboardingServiceImpl::StartOnboarding(
   return reactor;
 }
 
-grpc::ServerUnaryReactor* OnboardingServiceImpl::GetOnboarding(
-    grpc::CallbackServerContext* context, const v1::GetOnboardingRequest* request,
-    v1::Onboarding* response) {
+grpc::ServerUnaryReactor* OnboardingServiceImpl::GetOnboarding(grpc::CallbackServerContext* context,
+                                                               const grpc::ByteBuffer* request,
+                                                               grpc::ByteBuffer* response) {
   auto* reactor = context->DefaultReactor();
-  RunAndFinish(pool_, context, reactor, [this, context, request, response]() -> absl::Status {
-    GF_ASSIGN_OR_RETURN(Caller caller,
-                        access_->Admit(*context, CallerRole::kReader, "GetOnboarding"));
-    GF_ASSIGN_OR_RETURN(Onboarding o, Visible(caller, request->name()));
-    ToProto(o, response);
-    return absl::OkStatus();
-  });
+  // As for a typed method, a request that does not parse is answered by
+  // gRPC's own status, before anything else.
+  v1::GetOnboardingRequest parsed;
+  if (grpc::Status s = ParseRequest(*request, &parsed); !s.ok()) {
+    reactor->Finish(s);
+    return reactor;
+  }
+  // Here on the gRPC thread: nothing below blocks.
+  absl::StatusOr<Caller> caller = access_->Admit(*context, CallerRole::kReader, "GetOnboarding");
+  absl::StatusOr<std::string> id =
+      caller.ok() ? ParseOnboardingName(parsed.name(), "name") : caller.status();
+  if (!id.ok()) {
+    reactor->Finish(ToGrpcStatus(id.status()));
+    return reactor;
+  }
+  if (cache_ != nullptr) {
+    if (std::optional<OnboardingCache::Entry> hit = cache_->Lookup(*id)) {
+      const absl::Status visible = CheckVisible(*caller, *id, hit->tenant);
+      if (visible.ok()) SetAnswer(hit->bytes, response);
+      reactor->Finish(ToGrpcStatus(visible));
+      return reactor;
+    }
+  }
+  RunAndFinish(
+      pool_, context, reactor,
+      [this, response, caller = *std::move(caller), id = *std::move(id)]() -> absl::Status {
+        GF_ASSIGN_OR_RETURN(grpc::Slice bytes, ReadSerialized(caller, id));
+        SetAnswer(bytes, response);
+        return absl::OkStatus();
+      });
   return reactor;
 }
 

@@ -2,6 +2,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace guestflow {
@@ -37,15 +38,16 @@ v1::StepState ToProto(StepState s) {
   return v1::STEP_STATE_UNSPECIFIED;
 }
 
+// Allocates only the id: GetOnboarding parses a name on every call.
 absl::StatusOr<std::string> ParseName(const std::string& name, absl::string_view collection,
                                       const char* field) {
-  const std::string prefix = absl::StrCat(collection, "/");
-  if (!absl::StartsWith(name, prefix) || name.size() == prefix.size() ||
-      name.find('/', prefix.size()) != std::string::npos) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": expected \"", prefix, "{id}\", got \"", name.substr(0, 200), "\""));
+  absl::string_view id = name;
+  if (!absl::ConsumePrefix(&id, collection) || !absl::ConsumePrefix(&id, "/") || id.empty() ||
+      absl::StrContains(id, '/')) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": expected \"", collection,
+                                                   "/{id}\", got \"", name.substr(0, 200), "\""));
   }
-  return name.substr(prefix.size());
+  return std::string(id);
 }
 
 }  // namespace

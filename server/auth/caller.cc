@@ -37,24 +37,30 @@ absl::string_view RoleName(CallerRole role) {
   return "unknown";
 }
 
+absl::StatusOr<absl::string_view> BearerToken(absl::string_view authorization) {
+  const absl::string_view value = absl::StripAsciiWhitespace(authorization);
+  constexpr absl::string_view kBearer = "bearer ";
+  if (value.size() <= kBearer.size() || !absl::StartsWithIgnoreCase(value, kBearer)) {
+    return absl::UnauthenticatedError("the authorization metadata must read \"Bearer <token>\"");
+  }
+  const absl::string_view token = absl::StripLeadingAsciiWhitespace(value.substr(kBearer.size()));
+  if (token.size() > kMaxCallerTokenBytes) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("the bearer token is longer than ", kMaxCallerTokenBytes, " bytes"));
+  }
+  return token;
+}
+
 absl::StatusOr<Caller> Authenticate(const std::vector<CallerConfig>& callers,
                                     const PresentedCredentials& presented) {
   if (presented.authorization.has_value()) {
-    absl::string_view value = absl::StripAsciiWhitespace(*presented.authorization);
-    constexpr absl::string_view kBearer = "bearer ";
-    if (value.size() <= kBearer.size() || !absl::StartsWithIgnoreCase(value, kBearer)) {
-      return absl::UnauthenticatedError("the authorization metadata must read \"Bearer <token>\"");
-    }
-    const absl::string_view token = absl::StripLeadingAsciiWhitespace(value.substr(kBearer.size()));
-    if (token.size() > kMaxCallerTokenBytes) {
-      return absl::UnauthenticatedError(
-          absl::StrCat("the bearer token is longer than ", kMaxCallerTokenBytes, " bytes"));
-    }
+    absl::StatusOr<absl::string_view> token = BearerToken(*presented.authorization);
+    if (!token.ok()) return token.status();
     // Every caller's digest is computed, whichever matches.
     const CallerConfig* match = nullptr;
     for (const CallerConfig& c : callers) {
       if (c.token_digest_hex.empty()) continue;
-      if (CallerTokenMatches(c.token_salt_hex, c.token_digest_hex, token) && match == nullptr) {
+      if (CallerTokenMatches(c.token_salt_hex, c.token_digest_hex, *token) && match == nullptr) {
         match = &c;
       }
     }

@@ -37,6 +37,12 @@ struct PresentedCredentials {
 
 absl::string_view RoleName(CallerRole role);
 
+// The token of an `authorization` metadata value "Bearer <token>" (any case,
+// surrounding blanks ignored): UNAUTHENTICATED, saying what to send, for
+// another form or a token longer than kMaxCallerTokenBytes. The message never
+// repeats the value.
+absl::StatusOr<absl::string_view> BearerToken(absl::string_view authorization);
+
 // The caller `presented` proves to be. A bearer token, when sent, decides
 // alone (a wrong token is refused even with a good certificate); otherwise a
 // verified client certificate whose identity a caller lists. UNAUTHENTICATED

@@ -23,14 +23,26 @@ absl::StatusOr<std::string> RandomBytes(int n) {
   return out;
 }
 
+// Fetched once: EVP_sha256() makes OpenSSL 3 look the implementation up
+// again at every EVP_DigestInit_ex, and every RPC hashes its token.
+const EVP_MD* Sha256Md() {
+  static const EVP_MD* const md = [] {
+    const EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    return fetched != nullptr ? fetched : EVP_sha256();
+  }();
+  return md;
+}
+
 std::string Sha256(absl::string_view salt, absl::string_view token) {
   struct Free {
     void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
   };
-  std::unique_ptr<EVP_MD_CTX, Free> ctx(EVP_MD_CTX_new());
+  // One context per thread, reset by each EVP_DigestInit_ex: not one
+  // allocated and freed per request.
+  thread_local const std::unique_ptr<EVP_MD_CTX, Free> ctx(EVP_MD_CTX_new());
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
-  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
+  EVP_DigestInit_ex(ctx.get(), Sha256Md(), nullptr);
   EVP_DigestUpdate(ctx.get(), salt.data(), salt.size());
   EVP_DigestUpdate(ctx.get(), token.data(), token.size());
   EVP_DigestFinal_ex(ctx.get(), digest, &size);
@@ -53,6 +65,8 @@ absl::StatusOr<std::string> HashCallerToken(absl::string_view token) {
   return absl::StrCat("sha256:", absl::BytesToHexString(*salt), ":",
                       absl::BytesToHexString(Sha256(*salt, token)));
 }
+
+std::string CallerTokenDigest(absl::string_view token) { return Sha256({}, token); }
 
 bool CallerTokenMatches(absl::string_view salt_hex, absl::string_view digest_hex,
                         absl::string_view token) {

@@ -25,6 +25,11 @@ absl::StatusOr<std::string> NewCallerToken();
 // The config's token_hash for `token`, with a fresh 16-byte salt.
 absl::StatusOr<std::string> HashCallerToken(absl::string_view token);
 
+// SHA-256(token), unsalted, as raw bytes: a key under which a token that
+// already matched a caller is remembered (server/api/access.h), one hash per
+// request instead of one salted hash per configured caller. Never stored.
+std::string CallerTokenDigest(absl::string_view token);
+
 // Whether SHA-256(salt + token) equals the digest, both given as lowercase
 // hex (as the config loader checked them). The comparison takes the same
 // time whatever the content (CRYPTO_memcmp).

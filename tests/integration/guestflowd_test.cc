@@ -397,6 +397,37 @@ TEST_F(GuestflowdTest, ListPagesThroughEverythingOnce) {
   EXPECT_EQ(pages, 3);
 }
 
+// A caller's token is remembered once it matched (Access), and its
+// onboarding read is cached: neither outlives a reload that removes it.
+TEST_F(GuestflowdTest, AReloadThatRemovesACallerRefusesItsTokenAtOnce) {
+  StartServer();
+  const v1::Onboarding started = Start(Request("waiting", "rosa@fabrikam.com"));
+  auto reader = v1::OnboardingService::NewStub(server_->Channel(test_callers::kReaderToken));
+  v1::GetOnboardingRequest get;
+  get.set_name(started.name());
+  v1::Onboarding o;
+  for (int i = 0; i < 3; ++i) {
+    grpc::Status s = reader->GetOnboarding(Ctx().get(), get, &o);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+
+  // The same configuration without test-reader (the last caller).
+  const std::string config = ConfigText();
+  const size_t reader_entry = config.find("  - name: test-reader");
+  ASSERT_NE(reader_entry, std::string::npos);
+  WriteFile(config_path(), config.substr(0, reader_entry));
+  v1::ReloadConfigResponse reloaded;
+  grpc::Status s = admin_->ReloadConfig(Ctx().get(), v1::ReloadConfigRequest(), &reloaded);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+
+  s = reader->GetOnboarding(Ctx().get(), get, &o);
+  EXPECT_EQ(s.error_code(), grpc::UNAUTHENTICATED) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("matches no caller"));
+  s = onboarding_->GetOnboarding(Ctx().get(), get, &o);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(o.name(), started.name());
+}
+
 TEST_F(GuestflowdTest, AdminServiceDescribesTenantsAndPlugins) {
   StartServer();
   v1::ListTenantsResponse tenants;
