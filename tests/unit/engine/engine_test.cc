@@ -15,21 +15,17 @@
 #include "server/engine/scheduler.h"
 #include "server/engine/state_machine.h"
 #include "server/store/sqlite_store.h"
+#include "tests/unit/engine/mock_step_runner.h"
 
 namespace guestflow {
 namespace {
 
+using ::guestflow::testing::MockStepRunner;
 using ::testing::_;
 using ::testing::HasSubstr;
 using ::testing::Invoke;
 using ::testing::Return;
 using ::testing::StrictMock;
-
-class MockStepRunner : public StepRunner {
- public:
-  MOCK_METHOD(StepOutcome, Run, (const Onboarding&, StepKind), (override));
-  MOCK_METHOD(absl::StatusOr<std::string>, PluginFor, (absl::string_view, StepKind), (override));
-};
 
 class OneTenant : public TenantCatalog {
  public:
