@@ -37,8 +37,10 @@ void InitLogging(LogLevel min_level, absl::string_view format) {
   g_json = format == "json";
 }
 
+bool LogEnabled(LogLevel level) { return static_cast<int>(level) >= g_min_level.load(); }
+
 void Log(LogLevel level, absl::string_view message, absl::string_view context) {
-  if (static_cast<int>(level) < g_min_level.load()) return;
+  if (!LogEnabled(level)) return;
   const std::string time =
       absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
   std::string line;

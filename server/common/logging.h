@@ -17,6 +17,10 @@ void InitLogging(LogLevel min_level, absl::string_view format);
 // (json); pass e.g. "onboarding=abc tenant=contoso step=invite".
 void Log(LogLevel level, absl::string_view message, absl::string_view context = {});
 
+// Whether a line of `level` would be written: lets a hot path skip building a
+// message nobody reads (a debug line per HTTP request, say).
+bool LogEnabled(LogLevel level);
+
 inline void LogInfo(absl::string_view m, absl::string_view c = {}) { Log(LogLevel::kInfo, m, c); }
 inline void LogWarn(absl::string_view m, absl::string_view c = {}) { Log(LogLevel::kWarn, m, c); }
 inline void LogError(absl::string_view m, absl::string_view c = {}) { Log(LogLevel::kError, m, c); }

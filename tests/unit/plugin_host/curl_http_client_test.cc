@@ -72,6 +72,13 @@ class CurlHttpClientTest : public ::testing::Test {
       ++posts_;
       res.set_content("counted", "text/plain");
     });
+    // cpp-httplib compresses a JSON answer with whatever the request accepts.
+    s.Get("/json", [](const httplib::Request& req, httplib::Response& res) {
+      res.set_header("X-Echo-Accept-Encoding", req.get_header_value("Accept-Encoding"));
+      std::string body = "[";
+      for (int i = 0; i < 200; ++i) absl::StrAppend(&body, i == 0 ? "" : ",", R"({"id":)", i, "}");
+      res.set_content(body + "]", "application/json");
+    });
     s.Get("/port", [](const httplib::Request& req, httplib::Response& res) {
       res.set_content(std::to_string(req.remote_port), "text/plain");
     });
@@ -105,6 +112,18 @@ TEST_F(CurlHttpClientTest, SendsMethodHeadersBodyAndReadsTheResponse) {
   EXPECT_EQ(response->Header("X-Echo-Content-Type"), "application/json");
   EXPECT_EQ(response->Header("Content-Type"), "text/plain");
   EXPECT_EQ(response->Header("No-Such-Header"), "");
+}
+
+TEST_F(CurlHttpClientTest, AsksForAnswersUncompressed) {
+  auto client = Client();
+  HttpRequest request;
+  request.method = "GET";
+  request.url = server_.Url("/json");
+  auto response = client->Send(request);
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->Header("X-Echo-Accept-Encoding"), "identity");
+  EXPECT_EQ(response->Header("Content-Encoding"), "");
+  EXPECT_THAT(response->body, AllOf(HasSubstr(R"([{"id":0},)"), HasSubstr(R"({"id":199}])")));
 }
 
 TEST_F(CurlHttpClientTest, EveryMethodKeepsItsName) {
