@@ -88,6 +88,19 @@ class Stmt {
     return std::string(reinterpret_cast<const char*>(text),
                        static_cast<size_t>(sqlite3_column_bytes(stmt_, col)));
   }
+  // The text of `col` without a copy; valid until the next Step() or the
+  // statement is given back.
+  absl::string_view View(int col) const {
+    const unsigned char* text = sqlite3_column_text(stmt_, col);
+    if (text == nullptr) return absl::string_view();
+    return absl::string_view(reinterpret_cast<const char*>(text),
+                             static_cast<size_t>(sqlite3_column_bytes(stmt_, col)));
+  }
+  // Whether `col` holds `t` as BindOptTime would have written it.
+  bool HoldsOptTime(int col, const std::optional<absl::Time>& t) const {
+    if (!t.has_value()) return IsNull(col);
+    return !IsNull(col) && Int(col) == ToMicros(*t);
+  }
   absl::Time Time(int col) const { return FromMicros(Int(col)); }
   std::optional<absl::Time> OptTime(int col) const {
     if (IsNull(col)) return std::nullopt;

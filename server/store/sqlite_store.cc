@@ -35,9 +35,13 @@ constexpr char kSelectOnboardingById[] =
 constexpr char kSelectOnboardingByRequest[] =
     "SELECT id FROM onboardings WHERE tenant = ?1 AND request_id = ?2 AND request_id <> ''";
 
+// The step columns as StepFromRow reads them, then the position (column 10):
+// what a read gives, and what an update compares each row with to rewrite
+// only those that differ.
+constexpr int kStepPositionColumn = 10;
 const std::string& SelectStepsSql() {
   static const auto* const kSql = new std::string(absl::StrCat(
-      "SELECT ", kStepColumns, " FROM steps WHERE onboarding_id = ?1 ORDER BY position"));
+      "SELECT ", kStepColumns, ", position FROM steps WHERE onboarding_id = ?1 ORDER BY position"));
   return *kSql;
 }
 
@@ -49,16 +53,57 @@ constexpr char kInsertOnboarding[] =
     "VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
     "?19)";
 
-// ?15: the owner whose lease to release, '' for none. The version was checked
-// in the same transaction.
-constexpr char kUpdateOnboarding[] =
-    "UPDATE onboardings SET state = ?2, version = version + 1, guest_email = ?3, "
-    "guest_first_name = ?4, guest_last_name = ?5, guest_display_name = ?6, "
-    "guest_usage_location = ?7, options = ?8, batch_id = ?9, error = ?10, instance_url = ?11, "
-    "update_time = ?12, finish_time = ?13, due_time = ?14, "
-    "lease_expires = CASE WHEN ?15 <> '' AND lease_owner = ?15 THEN NULL ELSE lease_expires END, "
-    "lease_owner = CASE WHEN ?15 <> '' AND lease_owner = ?15 THEN NULL ELSE lease_owner END "
-    "WHERE id = ?1";
+// What an update reads of the stored row first: the version to check, the
+// values of the indexed columns it may change (to leave each out of the SET
+// when it stays), the lease holder, and the columns kept as created (what
+// the update gives back has them).
+constexpr char kSelectForUpdate[] =
+    "SELECT version, state, batch_id, finish_time, due_time, lease_owner, tenant, request_id, "
+    "request_fingerprint, create_time, requested_by FROM onboardings WHERE id = ?1";
+
+// The columns of an update that an index holds, and the lease release. SQLite
+// rewrites the entries of every index over a SET column (and of a partial
+// index whose WHERE reads one) even when the value stays, so each is SET only
+// when it changes: a step's outcome then rewrites the row and the indexes of
+// what changed, not all eight. The other columns are in no index and always
+// SET (the row is rewritten anyway).
+enum UpdatedColumns : unsigned {
+  kSetState = 1 << 0,
+  kSetBatchId = 1 << 1,
+  kSetFinishTime = 1 << 2,
+  kSetDueTime = 1 << 3,
+  kReleaseLease = 1 << 4,
+  kAllUpdatedColumns = (1 << 5) - 1,
+};
+
+// The UPDATE for `columns`; the parameters keep their numbers in every
+// variant (?2 state, ?9 batch_id, ?13 finish_time, ?14 due_time), and only
+// those in the SQL may be bound. At most 32 texts, each prepared once.
+const std::string& UpdateOnboardingSql(unsigned columns) {
+  static const auto* const kSql = [] {
+    auto* sql = new std::vector<std::string>(kAllUpdatedColumns + 1);
+    for (unsigned c = 0; c <= kAllUpdatedColumns; ++c) {
+      std::string& text = (*sql)[c];
+      text =
+          "UPDATE onboardings SET version = version + 1, guest_email = ?3, guest_first_name = ?4, "
+          "guest_last_name = ?5, guest_display_name = ?6, guest_usage_location = ?7, "
+          "options = ?8, error = ?10, instance_url = ?11, update_time = ?12";
+      if (c & kSetState) text += ", state = ?2";
+      if (c & kSetBatchId) text += ", batch_id = ?9";
+      if (c & kSetFinishTime) text += ", finish_time = ?13";
+      if (c & kSetDueTime) text += ", due_time = ?14";
+      if (c & kReleaseLease) text += ", lease_owner = NULL, lease_expires = NULL";
+      text += " WHERE id = ?1";
+    }
+    return sql;
+  }();
+  return (*kSql)[columns];
+}
+
+constexpr char kUpdateStep[] =
+    "UPDATE steps SET kind = ?3, state = ?4, plugin = ?5, attempts = ?6, last_error = ?7, "
+    "next_attempt_time = ?8, start_time = ?9, finish_time = ?10, wait_since = ?11, outputs = ?12 "
+    "WHERE onboarding_id = ?1 AND position = ?2";
 
 constexpr char kInsertStep[] =
     "INSERT INTO steps (onboarding_id, position, kind, state, plugin, attempts, last_error, "
@@ -273,64 +318,80 @@ class SqliteStore::Impl {
   }
 
   // Must run inside a write transaction, as every *InWriteTransaction.
+  // Writes only what changed (the indexed columns that did, the step rows
+  // that did) and gives back `o` as stored without reading it again.
   absl::StatusOr<Onboarding> UpdateInWriteTransaction(const Onboarding& o,
                                                       const std::vector<OnboardingEvent>& events,
                                                       absl::string_view release_lease_of)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    Onboarding stored;
-    GF_RETURN_IF_ERROR([&]() -> absl::Status {
+    Onboarding stored = o;
+    const std::string options = OptionsToJson(o.options);
+    unsigned columns = 0;
+    {
+      GF_ASSIGN_OR_RETURN(Stmt current, Prepare(kSelectForUpdate));
+      current.BindText(1, o.id);
+      GF_ASSIGN_OR_RETURN(bool found, current.Step());
+      if (!found) return OnboardingNotFound(o.id);
+      const int64_t version = current.Int(0);
+      if (version != o.version) {
+        return absl::AbortedError(absl::StrCat("onboarding ", o.id,
+                                               " was changed concurrently (version ", version,
+                                               ", expected ", o.version, ")"));
+      }
+      if (current.View(1) != OnboardingStateName(o.state)) columns |= kSetState;
+      if (current.View(2) != o.batch_id) columns |= kSetBatchId;
+      if (!current.HoldsOptTime(3, o.finish_time)) columns |= kSetFinishTime;
+      if (!current.HoldsOptTime(4, o.due_time)) columns |= kSetDueTime;
+      if (!release_lease_of.empty() && !current.IsNull(5) && current.View(5) == release_lease_of) {
+        columns |= kReleaseLease;
+      }
+      // Kept as created, whatever `o` says.
+      stored.version = version + 1;
+      stored.tenant = current.Text(6);
+      stored.request_id = current.Text(7);
+      stored.request_fingerprint = current.Text(8);
+      stored.create_time = current.Time(9);
+      stored.requested_by = current.Text(10);
+    }
+    {
+      GF_ASSIGN_OR_RETURN(Stmt update, Prepare(UpdateOnboardingSql(columns)));
+      update.BindText(1, o.id)
+          .BindText(3, o.guest.email)
+          .BindText(4, o.guest.first_name)
+          .BindText(5, o.guest.last_name)
+          .BindText(6, o.guest.display_name)
+          .BindText(7, o.guest.usage_location)
+          .BindText(8, options)
+          .BindText(10, o.error)
+          .BindText(11, o.instance_url)
+          .BindTime(12, o.update_time);
+      if (columns & kSetState) update.BindText(2, OnboardingStateName(o.state));
+      if (columns & kSetBatchId) update.BindText(9, o.batch_id);
+      if (columns & kSetFinishTime) update.BindOptTime(13, o.finish_time);
+      if (columns & kSetDueTime) update.BindOptTime(14, o.due_time);
+      GF_RETURN_IF_ERROR(update.Run());
+    }
+    GF_RETURN_IF_ERROR(ReplaceChangedSteps(o.id, o.steps, stored.steps));
+    if (!events.empty()) {
+      int64_t last_sequence = 0;
       {
-        GF_ASSIGN_OR_RETURN(Stmt check, Prepare("SELECT version FROM onboardings WHERE id = ?1"));
-        check.BindText(1, o.id);
-        GF_ASSIGN_OR_RETURN(bool found, check.Step());
-        if (!found) return OnboardingNotFound(o.id);
-        int64_t version = check.Int(0);
-        if (version != o.version) {
-          return absl::AbortedError(absl::StrCat("onboarding ", o.id,
-                                                 " was changed concurrently (version ", version,
-                                                 ", expected ", o.version, ")"));
-        }
+        GF_ASSIGN_OR_RETURN(
+            Stmt max,
+            Prepare("SELECT COALESCE(MAX(sequence), 0) FROM events WHERE onboarding_id = ?1"));
+        max.BindText(1, o.id);
+        GF_ASSIGN_OR_RETURN(bool row, max.Step());
+        if (row) last_sequence = max.Int(0);
       }
-      {
-        GF_ASSIGN_OR_RETURN(Stmt update, Prepare(kUpdateOnboarding));
-        update.BindText(1, o.id)
-            .BindText(2, OnboardingStateName(o.state))
-            .BindText(3, o.guest.email)
-            .BindText(4, o.guest.first_name)
-            .BindText(5, o.guest.last_name)
-            .BindText(6, o.guest.display_name)
-            .BindText(7, o.guest.usage_location)
-            .BindText(8, OptionsToJson(o.options))
-            .BindText(9, o.batch_id)
-            .BindText(10, o.error)
-            .BindText(11, o.instance_url)
-            .BindTime(12, o.update_time)
-            .BindOptTime(13, o.finish_time)
-            .BindOptTime(14, o.due_time)
-            .BindText(15, release_lease_of);
-        GF_RETURN_IF_ERROR(update.Run());
-      }
-      {
-        GF_ASSIGN_OR_RETURN(Stmt clear, Prepare("DELETE FROM steps WHERE onboarding_id = ?1"));
-        clear.BindText(1, o.id);
-        GF_RETURN_IF_ERROR(clear.Run());
-      }
-      GF_RETURN_IF_ERROR(InsertSteps(o.id, o.steps));
-      if (!events.empty()) {
-        int64_t last_sequence = 0;
-        {
-          GF_ASSIGN_OR_RETURN(
-              Stmt max,
-              Prepare("SELECT COALESCE(MAX(sequence), 0) FROM events WHERE onboarding_id = ?1"));
-          max.BindText(1, o.id);
-          GF_ASSIGN_OR_RETURN(bool row, max.Step());
-          if (row) last_sequence = max.Int(0);
-        }
-        GF_RETURN_IF_ERROR(InsertEvents(o.id, events, last_sequence + 1));
-      }
-      GF_ASSIGN_OR_RETURN(stored, Get(o.id));
-      return absl::OkStatus();
-    }());
+      GF_RETURN_IF_ERROR(InsertEvents(o.id, events, last_sequence + 1));
+    }
+    // What a read would give: times to the microsecond, and options whose
+    // JSON had to replace bytes that were not UTF-8 as they read back.
+    stored.update_time = StoredTime(o.update_time);
+    if (o.finish_time.has_value()) stored.finish_time = StoredTime(*o.finish_time);
+    if (o.due_time.has_value()) stored.due_time = StoredTime(*o.due_time);
+    if (MayDifferFromWhatWasWritten(options)) {
+      GF_ASSIGN_OR_RETURN(stored.options, OptionsFromJson(options));
+    }
     return stored;
   }
 
@@ -608,23 +669,80 @@ class SqliteStore::Impl {
   absl::Status InsertSteps(absl::string_view id, const std::vector<Step>& steps)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     for (size_t i = 0; i < steps.size(); ++i) {
-      const Step& step = steps[i];
       GF_ASSIGN_OR_RETURN(Stmt insert, Prepare(kInsertStep));
-      insert.BindText(1, id)
-          .BindInt(2, static_cast<int64_t>(i))
-          .BindText(3, StepName(step.kind))
-          .BindText(4, StepStateName(step.state))
-          .BindText(5, step.plugin)
-          .BindInt(6, step.attempts)
-          .BindText(7, step.last_error)
-          .BindOptTime(8, step.next_attempt_time)
-          .BindOptTime(9, step.start_time)
-          .BindOptTime(10, step.finish_time)
-          .BindOptTime(11, step.wait_since)
-          .BindText(12, OutputsToJson(step.outputs));
-      GF_RETURN_IF_ERROR(insert.Run());
+      GF_RETURN_IF_ERROR(BindStep(insert, id, i, steps[i], OutputsToJson(steps[i].outputs)).Run());
     }
     return absl::OkStatus();
+  }
+
+  // Makes the stored steps of `id` be `steps`, writing only the rows that
+  // differ (a step's outcome changes one or two of five), and sets `stored`
+  // (a copy of `steps`) to what a read would give back.
+  absl::Status ReplaceChangedSteps(absl::string_view id, const std::vector<Step>& steps,
+                                   std::vector<Step>& stored) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    std::vector<std::string> outputs;
+    outputs.reserve(steps.size());
+    for (const Step& step : steps) outputs.push_back(OutputsToJson(step.outputs));
+    std::vector<bool> present(steps.size(), false);
+    std::vector<bool> same(steps.size(), false);
+    size_t stored_rows = 0;
+    {
+      GF_ASSIGN_OR_RETURN(Stmt select, Prepare(SelectStepsSql()));
+      select.BindText(1, id);
+      while (true) {
+        GF_ASSIGN_OR_RETURN(bool row, select.Step());
+        if (!row) break;
+        ++stored_rows;
+        const int64_t position = select.Int(kStepPositionColumn);
+        if (position < 0 || static_cast<size_t>(position) >= steps.size()) continue;
+        const Step& step = steps[position];
+        present[position] = true;
+        same[position] =
+            select.View(0) == StepName(step.kind) && select.View(1) == StepStateName(step.state) &&
+            select.View(2) == step.plugin && select.Int(3) == step.attempts &&
+            select.View(4) == step.last_error && select.HoldsOptTime(5, step.next_attempt_time) &&
+            select.HoldsOptTime(6, step.start_time) && select.HoldsOptTime(7, step.finish_time) &&
+            select.HoldsOptTime(8, step.wait_since) && select.View(9) == outputs[position];
+      }
+    }
+    if (stored_rows > steps.size()) {
+      GF_ASSIGN_OR_RETURN(Stmt trim,
+                          Prepare("DELETE FROM steps WHERE onboarding_id = ?1 AND position >= ?2"));
+      GF_RETURN_IF_ERROR(trim.BindText(1, id).BindInt(2, static_cast<int64_t>(steps.size())).Run());
+    }
+    for (size_t i = 0; i < steps.size(); ++i) {
+      if (!same[i]) {
+        // INSERT for a position not stored yet; UPDATE one that is.
+        GF_ASSIGN_OR_RETURN(Stmt write, Prepare(present[i] ? kUpdateStep : kInsertStep));
+        GF_RETURN_IF_ERROR(BindStep(write, id, i, steps[i], outputs[i]).Run());
+      }
+      Step& s = stored[i];
+      if (s.next_attempt_time.has_value()) s.next_attempt_time = StoredTime(*s.next_attempt_time);
+      if (s.start_time.has_value()) s.start_time = StoredTime(*s.start_time);
+      if (s.finish_time.has_value()) s.finish_time = StoredTime(*s.finish_time);
+      if (s.wait_since.has_value()) s.wait_since = StoredTime(*s.wait_since);
+      if (MayDifferFromWhatWasWritten(outputs[i])) {
+        GF_ASSIGN_OR_RETURN(s.outputs, OutputsFromJson(outputs[i]));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // Binds a step row to kInsertStep or kUpdateStep (the same parameters).
+  static Stmt& BindStep(Stmt& stmt, absl::string_view id, size_t position, const Step& step,
+                        const std::string& outputs) {
+    return stmt.BindText(1, id)
+        .BindInt(2, static_cast<int64_t>(position))
+        .BindText(3, StepName(step.kind))
+        .BindText(4, StepStateName(step.state))
+        .BindText(5, step.plugin)
+        .BindInt(6, step.attempts)
+        .BindText(7, step.last_error)
+        .BindOptTime(8, step.next_attempt_time)
+        .BindOptTime(9, step.start_time)
+        .BindOptTime(10, step.finish_time)
+        .BindOptTime(11, step.wait_since)
+        .BindText(12, outputs);
   }
 
   absl::Status InsertEvents(absl::string_view id, const std::vector<OnboardingEvent>& events,

@@ -29,6 +29,9 @@ namespace guestflow {
 int64_t ToMicros(absl::Time t);
 absl::Time FromMicros(int64_t micros);
 
+// `t` as a store gives it back: to the microsecond.
+inline absl::Time StoredTime(absl::Time t) { return FromMicros(ToMicros(t)); }
+
 absl::StatusOr<OnboardingState> ParseOnboardingState(absl::string_view name);
 absl::StatusOr<StepState> ParseStepState(absl::string_view name);
 absl::StatusOr<StepKind> ParseStepKind(absl::string_view name);
@@ -40,6 +43,12 @@ std::string OptionsToJson(const OnboardingOptions& options);
 absl::StatusOr<OnboardingOptions> OptionsFromJson(const std::string& text);
 std::string OutputsToJson(const std::map<std::string, std::string>& outputs);
 absl::StatusOr<std::map<std::string, std::string>> OutputsFromJson(const std::string& text);
+// Whether `json`, written by OptionsToJson or OutputsToJson, may read back
+// other than what was written: it holds a U+FFFD, which may stand for bytes
+// that were not UTF-8. False: its reader gives back exactly what was written.
+inline bool MayDifferFromWhatWasWritten(absl::string_view json) {
+  return json.find("\xEF\xBF\xBD") != absl::string_view::npos;
+}
 
 // The key of the last onboarding of a list page; the next page starts after
 // it (keyset pagination, newest first).

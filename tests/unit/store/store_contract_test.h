@@ -316,6 +316,99 @@ TEST_P(StoreContractTest, UpdateBumpsVersionReplacesStepsAndAppendsEvents) {
   EXPECT_FALSE(third.due_time.has_value());
 }
 
+// What UpdateOnboarding gives back is what a read gives afterwards, to the
+// field: times cut to the microsecond, bytes that are not UTF-8 in options and
+// outputs as they read back, the identity as created, the steps as many as
+// written (more, or fewer, than before).
+TEST_P(StoreContractTest, UpdateGivesBackWhatAReadGives) {
+  GF_ASSERT_OK_AND_ASSIGN(Onboarding stored, Create(NewOnboarding("ob-1")));
+  Onboarding next = FullyPopulatedOnboarding("ob-1");
+  next.version = stored.version;
+  next.tenant = "not-the-tenant";  // the identity stays as created
+  next.request_id = "not-the-request";
+  next.create_time = kT0 + absl::Hours(9);
+  next.update_time = kT0 + absl::Nanoseconds(1234567891);
+  next.due_time = kT0 + absl::Nanoseconds(999);
+  next.options.roles.push_back("r\xff\xfeole");
+  next.steps[0].outputs["odd"] = "a\xc3 b";
+  next.steps[1].wait_since = kT0 + absl::Nanoseconds(1500);
+  auto expect_read_back = [&](const Onboarding& updated, int64_t version) {
+    SCOPED_TRACE(absl::StrCat("version ", version));
+    EXPECT_EQ(updated.version, version);
+    GF_ASSERT_OK_AND_ASSIGN(Onboarding got, store_->GetOnboarding("ob-1"));
+    EXPECT_EQ(got.version, version);
+    ExpectSameOnboarding(got, updated);
+  };
+  GF_ASSERT_OK_AND_ASSIGN(Onboarding v2, store_->UpdateOnboarding(next, {NewEvent("x")}));
+  expect_read_back(v2, 2);
+  EXPECT_EQ(v2.tenant, stored.tenant);
+  EXPECT_EQ(v2.create_time, stored.create_time);
+  EXPECT_EQ(v2.update_time, kT0 + absl::Microseconds(1234567));
+  EXPECT_EQ(v2.due_time, kT0);
+  EXPECT_EQ(v2.options.roles.back(), "r\uFFFD\uFFFDole");
+
+  // One step changes, the rest stay; then two fewer; then back to five.
+  Onboarding v = v2;
+  v.steps[2].state = StepState::kRunning;
+  v.steps[2].start_time = kT0 + absl::Seconds(7);
+  GF_ASSERT_OK_AND_ASSIGN(Onboarding v3, store_->UpdateOnboarding(v, {}));
+  expect_read_back(v3, 3);
+  ExpectSameStep(v.steps[2], v3.steps[2]);
+  v = v3;
+  v.steps.resize(3);
+  GF_ASSERT_OK_AND_ASSIGN(Onboarding v4, store_->UpdateOnboarding(v, {}));
+  expect_read_back(v4, 4);
+  ASSERT_EQ(v4.steps.size(), 3u);
+  v = v4;
+  v.steps = FullyPopulatedOnboarding("ob-1").steps;
+  GF_ASSERT_OK_AND_ASSIGN(Onboarding v5, store_->UpdateOnboarding(v, {}));
+  expect_read_back(v5, 5);
+  ASSERT_EQ(v5.steps.size(), 5u);
+}
+
+// Each column an index holds (state, batch, finish and due times, the lease)
+// moves the onboarding in the queries that read that index, both ways.
+TEST_P(StoreContractTest, UpdateMovesTheOnboardingInEveryQueryByWhatChanged) {
+  GF_ASSERT_OK_AND_ASSIGN(Onboarding v, Create(NewOnboarding("ob-1")));
+  GF_ASSERT_OK_AND_ASSIGN(std::vector<Onboarding> leased,
+                          store_->LeaseDue("worker-a", kT0, absl::Minutes(1), 10));
+  ASSERT_EQ(leased.size(), 1u);
+  auto ids = [&](ListOnboardingsQuery query) { return AllIds(std::move(query)); };
+
+  v.state = OnboardingState::kSucceeded;
+  v.batch_id = "batch-1";
+  v.finish_time = kT0 + absl::Seconds(3);
+  v.due_time.reset();
+  GF_ASSERT_OK_AND_ASSIGN(v, store_->UpdateOnboarding(v, {}, "worker-a"));
+  EXPECT_THAT(OkValue(ids(Query().State(OnboardingState::kSucceeded))),
+              ::testing::ElementsAre("ob-1"));
+  EXPECT_THAT(OkValue(ids(Query().State(OnboardingState::kQueued))), ::testing::IsEmpty());
+  EXPECT_THAT(OkValue(ids(Query().Batch("batch-1"))), ::testing::ElementsAre("ob-1"));
+  EXPECT_EQ(OkValue(store_->CountUnfinished()), 0);
+  EXPECT_EQ(OkValue(store_->NextDueTime()), std::nullopt);
+
+  // The same values again: nothing moves.
+  GF_ASSERT_OK_AND_ASSIGN(v, store_->UpdateOnboarding(v, {}));
+  EXPECT_THAT(OkValue(ids(Query().Batch("batch-1"))), ::testing::ElementsAre("ob-1"));
+  EXPECT_EQ(OkValue(store_->CountUnfinished()), 0);
+
+  v.state = OnboardingState::kQueued;
+  v.batch_id = "batch-2";
+  v.finish_time.reset();
+  v.due_time = kT0 + absl::Seconds(5);
+  GF_ASSERT_OK_AND_ASSIGN(v, store_->UpdateOnboarding(v, {}));
+  EXPECT_THAT(OkValue(ids(Query().State(OnboardingState::kQueued))),
+              ::testing::ElementsAre("ob-1"));
+  EXPECT_THAT(OkValue(ids(Query().Batch("batch-1"))), ::testing::IsEmpty());
+  EXPECT_THAT(OkValue(ids(Query().Batch("batch-2"))), ::testing::ElementsAre("ob-1"));
+  EXPECT_EQ(OkValue(store_->CountUnfinished()), 1);
+  EXPECT_EQ(OkValue(store_->NextDueTime()), kT0 + absl::Seconds(5));
+  GF_ASSERT_OK_AND_ASSIGN(
+      leased, store_->LeaseDue("worker-b", kT0 + absl::Seconds(5), absl::Minutes(1), 10));
+  EXPECT_THAT(Ids(leased), ::testing::ElementsAre("ob-1"));
+  EXPECT_FALSE(v.finish_time.has_value());
+}
+
 TEST_P(StoreContractTest, StaleUpdateIsAbortedAndWritesNothing) {
   GF_ASSERT_OK_AND_ASSIGN(Onboarding v1, Create(NewOnboarding("ob-1")));
   GF_ASSERT_OK_AND_ASSIGN(std::vector<Onboarding> leased,

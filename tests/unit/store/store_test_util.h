@@ -191,6 +191,13 @@ class Query {
   ListOnboardingsQuery query_;
 };
 
+// The value of `result`, or T() after a failed expectation.
+template <typename T>
+T OkValue(absl::StatusOr<T> result) {
+  EXPECT_TRUE(result.ok()) << result.status();
+  return result.ok() ? *std::move(result) : T();
+}
+
 inline std::vector<std::string> Ids(const std::vector<Onboarding>& onboardings) {
   std::vector<std::string> ids;
   for (const Onboarding& o : onboardings) ids.push_back(o.id);
