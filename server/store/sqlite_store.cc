@@ -211,6 +211,8 @@ class SqliteStore::Impl {
         return absl::AlreadyExistsError(
             absl::StrCat("onboarding ", onboarding.id, " already exists"));
       }
+      const std::string options = OptionsToJson(onboarding.options);
+      const std::vector<std::string> outputs = StepOutputsJson(onboarding.steps);
       {
         const Onboarding& o = onboarding;
         GF_ASSIGN_OR_RETURN(Stmt insert, Prepare(kInsertOnboarding));
@@ -224,7 +226,7 @@ class SqliteStore::Impl {
             .BindText(8, o.guest.last_name)
             .BindText(9, o.guest.display_name)
             .BindText(10, o.guest.usage_location)
-            .BindText(11, OptionsToJson(o.options))
+            .BindText(11, options)
             .BindText(12, o.batch_id)
             .BindText(13, o.error)
             .BindText(14, o.instance_url)
@@ -235,9 +237,16 @@ class SqliteStore::Impl {
             .BindText(19, o.requested_by);
         GF_RETURN_IF_ERROR(insert.Run());
       }
-      GF_RETURN_IF_ERROR(InsertSteps(onboarding.id, onboarding.steps));
+      for (size_t i = 0; i < onboarding.steps.size(); ++i) {
+        GF_ASSIGN_OR_RETURN(Stmt insert, Prepare(kInsertStep));
+        GF_RETURN_IF_ERROR(
+            BindStep(insert, onboarding.id, i, onboarding.steps[i], outputs[i]).Run());
+      }
       GF_RETURN_IF_ERROR(InsertEvents(onboarding.id, {first_event}, 1));
-      GF_ASSIGN_OR_RETURN(result.onboarding, Get(onboarding.id));
+      result.onboarding = onboarding;
+      result.onboarding.version = 1;
+      result.onboarding.create_time = StoredTime(onboarding.create_time);
+      GF_RETURN_IF_ERROR(AsRead(result.onboarding, options, outputs));
       result.created = true;
       return absl::OkStatus();
     }());
@@ -371,7 +380,8 @@ class SqliteStore::Impl {
       if (columns & kSetDueTime) update.BindOptTime(14, o.due_time);
       GF_RETURN_IF_ERROR(update.Run());
     }
-    GF_RETURN_IF_ERROR(ReplaceChangedSteps(o.id, o.steps, stored.steps));
+    const std::vector<std::string> outputs = StepOutputsJson(o.steps);
+    GF_RETURN_IF_ERROR(ReplaceChangedSteps(o.id, o.steps, outputs));
     if (!events.empty()) {
       int64_t last_sequence = 0;
       {
@@ -384,14 +394,7 @@ class SqliteStore::Impl {
       }
       GF_RETURN_IF_ERROR(InsertEvents(o.id, events, last_sequence + 1));
     }
-    // What a read would give: times to the microsecond, and options whose
-    // JSON had to replace bytes that were not UTF-8 as they read back.
-    stored.update_time = StoredTime(o.update_time);
-    if (o.finish_time.has_value()) stored.finish_time = StoredTime(*o.finish_time);
-    if (o.due_time.has_value()) stored.due_time = StoredTime(*o.due_time);
-    if (MayDifferFromWhatWasWritten(options)) {
-      GF_ASSIGN_OR_RETURN(stored.options, OptionsFromJson(options));
-    }
+    GF_RETURN_IF_ERROR(AsRead(stored, options, outputs));
     return stored;
   }
 
@@ -666,23 +669,12 @@ class SqliteStore::Impl {
     return absl::OkStatus();
   }
 
-  absl::Status InsertSteps(absl::string_view id, const std::vector<Step>& steps)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    for (size_t i = 0; i < steps.size(); ++i) {
-      GF_ASSIGN_OR_RETURN(Stmt insert, Prepare(kInsertStep));
-      GF_RETURN_IF_ERROR(BindStep(insert, id, i, steps[i], OutputsToJson(steps[i].outputs)).Run());
-    }
-    return absl::OkStatus();
-  }
-
-  // Makes the stored steps of `id` be `steps`, writing only the rows that
-  // differ (a step's outcome changes one or two of five), and sets `stored`
-  // (a copy of `steps`) to what a read would give back.
+  // Makes the stored steps of `id` be `steps` (`outputs`: their outputs'
+  // JSON), writing only the rows that differ: a step's outcome changes one
+  // or two of five.
   absl::Status ReplaceChangedSteps(absl::string_view id, const std::vector<Step>& steps,
-                                   std::vector<Step>& stored) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    std::vector<std::string> outputs;
-    outputs.reserve(steps.size());
-    for (const Step& step : steps) outputs.push_back(OutputsToJson(step.outputs));
+                                   const std::vector<std::string>& outputs)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     std::vector<bool> present(steps.size(), false);
     std::vector<bool> same(steps.size(), false);
     size_t stored_rows = 0;
@@ -716,7 +708,32 @@ class SqliteStore::Impl {
         GF_ASSIGN_OR_RETURN(Stmt write, Prepare(present[i] ? kUpdateStep : kInsertStep));
         GF_RETURN_IF_ERROR(BindStep(write, id, i, steps[i], outputs[i]).Run());
       }
-      Step& s = stored[i];
+    }
+    return absl::OkStatus();
+  }
+
+  static std::vector<std::string> StepOutputsJson(const std::vector<Step>& steps) {
+    std::vector<std::string> outputs;
+    outputs.reserve(steps.size());
+    for (const Step& step : steps) outputs.push_back(OutputsToJson(step.outputs));
+    return outputs;
+  }
+
+  // Makes `o`, just written with `options` and `outputs` (the JSON of its
+  // options and of its steps' outputs), what a read would give back, so that
+  // a write need not read it again: times to the microsecond, and JSON that
+  // had to replace bytes that were not UTF-8 as it reads back. create_time
+  // is the caller's (an update keeps the stored one).
+  static absl::Status AsRead(Onboarding& o, const std::string& options,
+                             const std::vector<std::string>& outputs) {
+    o.update_time = StoredTime(o.update_time);
+    if (o.finish_time.has_value()) o.finish_time = StoredTime(*o.finish_time);
+    if (o.due_time.has_value()) o.due_time = StoredTime(*o.due_time);
+    if (MayDifferFromWhatWasWritten(options)) {
+      GF_ASSIGN_OR_RETURN(o.options, OptionsFromJson(options));
+    }
+    for (size_t i = 0; i < o.steps.size(); ++i) {
+      Step& s = o.steps[i];
       if (s.next_attempt_time.has_value()) s.next_attempt_time = StoredTime(*s.next_attempt_time);
       if (s.start_time.has_value()) s.start_time = StoredTime(*s.start_time);
       if (s.finish_time.has_value()) s.finish_time = StoredTime(*s.finish_time);

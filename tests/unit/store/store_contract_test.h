@@ -316,12 +316,28 @@ TEST_P(StoreContractTest, UpdateBumpsVersionReplacesStepsAndAppendsEvents) {
   EXPECT_FALSE(third.due_time.has_value());
 }
 
-// What UpdateOnboarding gives back is what a read gives afterwards, to the
-// field: times cut to the microsecond, bytes that are not UTF-8 in options and
-// outputs as they read back, the identity as created, the steps as many as
-// written (more, or fewer, than before).
-TEST_P(StoreContractTest, UpdateGivesBackWhatAReadGives) {
-  GF_ASSERT_OK_AND_ASSIGN(Onboarding stored, Create(NewOnboarding("ob-1")));
+// What CreateOnboarding and UpdateOnboarding give back is what a read gives
+// afterwards, to the field: times cut to the microsecond, bytes that are not
+// UTF-8 in options and outputs as they read back, the identity as created,
+// the steps as many as written (more, or fewer, than before).
+TEST_P(StoreContractTest, WritesGiveBackWhatAReadGives) {
+  Onboarding first = NewOnboarding("ob-1");
+  first.create_time = kT0 + absl::Nanoseconds(2500);
+  first.update_time = first.create_time;
+  first.due_time = first.create_time;
+  first.options.roles = {"\xc0role"};
+  first.steps[0].outputs["bad"] = "\xff";
+  first.steps[0].start_time = kT0 + absl::Nanoseconds(1001);
+  GF_ASSERT_OK_AND_ASSIGN(Onboarding stored, Create(first));
+  EXPECT_EQ(stored.version, 1);
+  EXPECT_EQ(stored.create_time, kT0 + absl::Microseconds(2));
+  EXPECT_EQ(stored.options.roles, std::vector<std::string>{"\uFFFDrole"});
+  {
+    GF_ASSERT_OK_AND_ASSIGN(Onboarding got, store_->GetOnboarding("ob-1"));
+    EXPECT_EQ(got.version, 1);
+    ExpectSameOnboarding(got, stored);
+  }
+
   Onboarding next = FullyPopulatedOnboarding("ob-1");
   next.version = stored.version;
   next.tenant = "not-the-tenant";  // the identity stays as created
