@@ -196,12 +196,33 @@ void SendDoesNotExist(httplib::Response& res, absl::string_view logical_name,
                      absl::StrCat(logical_name, " With Id = ", id, " Does Not Exist"));
 }
 
-// The rows of `set` that exist (and, for system users, are visible).
-std::vector<nlohmann::json> RowsOf(const Target& t, absl::string_view set) {
+// Whether `u` may satisfy `filter`, judged on the columns a system user holds
+// as plain strings (its ids, email and domain name) before its row is built:
+// one this rules out fails Matches too. Like the database's indexes, it
+// spares building a JSON row per user for every look-up by id or email, which
+// made each such request cost O(users).
+bool MayMatch(const SystemUser& u, const std::vector<Comparison>& filter) {
+  for (const Comparison& c : filter) {
+    if (c.kind != Comparison::Kind::kGuid && c.kind != Comparison::Kind::kString) continue;
+    const std::string* field = c.column == "systemuserid"                   ? &u.id
+                               : c.column == "azureactivedirectoryobjectid" ? &u.aad_object_id
+                               : c.column == "internalemailaddress"         ? &u.internal_email
+                               : c.column == "domainname"                   ? &u.domain_name
+                                                                            : nullptr;
+    if (field != nullptr && !absl::EqualsIgnoreCase(*field, c.text)) return false;
+  }
+  return true;
+}
+
+// The rows of `set` that exist (and, for system users, are visible); those
+// of system users only when they may satisfy `filter` (the caller still
+// checks Matches).
+std::vector<nlohmann::json> RowsOf(const Target& t, absl::string_view set,
+                                   const std::vector<Comparison>& filter) {
   std::vector<nlohmann::json> rows;
   if (set == "systemusers") {
     for (const SystemUser& u : t.env->system_users) {
-      if (u.visible_at <= t.now) rows.push_back(SystemUserRow(u));
+      if (u.visible_at <= t.now && MayMatch(u, filter)) rows.push_back(SystemUserRow(u));
     }
   } else if (set == "roles") {
     for (const Role& r : t.env->roles) rows.push_back(RoleRow(r));
@@ -266,7 +287,7 @@ void GetCollection(const Target& t, const ResourcePath& path, const httplib::Req
       ParseQuery(t.params, schema, kSelect | kFilter | kTop | (users ? unsigned{kExpand} : 0u));
   if (!query.ok()) return SendQueryError(res, query.status());
   nlohmann::json value = nlohmann::json::array();
-  for (const nlohmann::json& row : RowsOf(t, path.entity_set)) {
+  for (const nlohmann::json& row : RowsOf(t, path.entity_set, query->filter)) {
     if (!Matches(row, query->filter)) continue;
     nlohmann::json out = Project(row, query->select, schema);
     if (users) ExpandSystemUser(t, *query, row, out);
@@ -284,7 +305,9 @@ void GetEntity(const Target& t, const ResourcePath& path, const httplib::Request
   const bool users = path.entity_set == "systemusers";
   auto query = ParseQuery(t.params, schema, kSelect | (users ? unsigned{kExpand} : 0u));
   if (!query.ok()) return SendQueryError(res, query.status());
-  for (const nlohmann::json& row : RowsOf(t, path.entity_set)) {
+  const std::vector<Comparison> by_key = {
+      Comparison{schema.key, Comparison::Kind::kGuid, std::string(*path.key)}};
+  for (const nlohmann::json& row : RowsOf(t, path.entity_set, by_key)) {
     if (!absl::EqualsIgnoreCase(row.value(schema.key, ""), *path.key)) continue;
     nlohmann::json out = Project(row, query->select, schema);
     if (users) ExpandSystemUser(t, *query, row, out);

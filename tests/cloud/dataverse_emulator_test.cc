@@ -23,7 +23,9 @@ using ::guestflow::cloudtest::kContosoDirectory;
 using ::guestflow::cloudtest::kContosoEnvironment;
 using ::guestflow::cloudtest::kContosoGroup;
 using ::guestflow::cloudtest::kContosoSecret;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 using json = nlohmann::json;
 
 constexpr char kRootBu[] = "7e6d5c4b-3a29-4180-9f7e-6d5c4b3a2901";
@@ -302,6 +304,45 @@ TEST_F(DataverseEmulatorTest, AddUserCreatesOneSystemUserInTheRootBusinessUnit) 
   EXPECT_EQ(row["firstname"], "Ada");
   EXPECT_EQ(row["lastname"], "grace");
   EXPECT_FALSE(row.contains("azureactivedirectoryobjectid")) << "not selected";
+}
+
+// Look-ups among many system users find exactly the one asked for, whatever
+// the case of the id or email, by the columns the emulator checks before it
+// builds a row (ids, email) and by the others alike.
+TEST_F(DataverseEmulatorTest, SystemUsersAreFoundByAnyColumnInAnyCase) {
+  const std::string token = DataverseToken();
+  std::vector<std::string> object_ids;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    object_ids.push_back(AddDirectoryUser(absl::StrCat("user", i)));
+    ASSERT_TRUE(AddUser(object_ids.back()));
+    ids.push_back(FindSystemUser(object_ids.back(), token).value("systemuserid", ""));
+    ASSERT_FALSE(ids.back().empty());
+  }
+  auto rows = [&](const std::string& query) {
+    auto res = Get(absl::StrCat("systemusers?$select=systemuserid&$filter=", query), token);
+    EXPECT_TRUE(res && res->status == 200) << (res ? res->body : "no answer");
+    std::vector<std::string> found;
+    if (res && res->status == 200) {
+      const json body = json::parse(res->body);
+      for (const json& row : body["value"]) found.push_back(row["systemuserid"]);
+    }
+    return found;
+  };
+  EXPECT_THAT(rows(absl::StrCat("azureactivedirectoryobjectid%20eq%20",
+                                absl::AsciiStrToUpper(object_ids[3]))),
+              ElementsAre(ids[3]));
+  EXPECT_THAT(rows("internalemailaddress%20eq%20'USER2@fabrikam.com'"), ElementsAre(ids[2]));
+  EXPECT_THAT(rows(absl::StrCat("systemuserid%20eq%20", ids[1])), ElementsAre(ids[1]));
+  EXPECT_THAT(rows("lastname%20eq%20'user4'"), ElementsAre(ids[4]));
+  EXPECT_THAT(
+      rows("internalemailaddress%20eq%20'user2@fabrikam.com'%20and%20lastname%20eq%20'user3'"),
+      IsEmpty());
+  auto one =
+      Get(absl::StrCat("systemusers(", absl::AsciiStrToUpper(ids[0]), ")?$select=lastname"), token);
+  ASSERT_TRUE(one);
+  ASSERT_EQ(one->status, 200) << one->body;
+  EXPECT_EQ(json::parse(one->body)["lastname"], "user0");
 }
 
 TEST_F(DataverseEmulatorTest, ASyncedUserStaysInvisibleForTheSyncDelay) {
