@@ -49,6 +49,9 @@ void Scheduler::Start() {
   loop_ = std::thread([this] { Loop(); });
 }
 
+bool Scheduler::SlotFreed() const { return slot_freed_ || stopping_; }
+bool Scheduler::WokenUp() const { return wake_ || slot_freed_ || stopping_; }
+
 void Scheduler::Wake() {
   absl::MutexLock lock(&mu_);
   wake_ = true;
@@ -104,6 +107,7 @@ void Scheduler::Loop() {
       absl::MutexLock lock(&mu_);
       if (stopping_) return;
       wake_ = false;
+      slot_freed_ = false;
     }
     RenewLeases();
     const int free_slots = options_.workers - in_flight_.load();
@@ -138,18 +142,18 @@ void Scheduler::Loop() {
     }
     // Sleep until the next due time, a wake-up, or the idle poll.
     absl::Duration wait = options_.idle_poll;
-    if (in_flight_.load() < options_.workers) {
+    // With every worker busy nothing can be leased, so a Wake() (a new
+    // onboarding, every StartOnboarding) is left for when a worker frees a
+    // slot: it does not wake the loop only to find the pool full again.
+    const bool full = in_flight_.load() >= options_.workers;
+    if (!full) {
       absl::StatusOr<std::optional<absl::Time>> next = store_->NextDueTime();
       if (next.ok() && next->has_value()) {
         wait = std::clamp(**next - clock_->Now(), absl::ZeroDuration(), options_.idle_poll);
       }
     }
     absl::MutexLock lock(&mu_);
-    mu_.AwaitWithTimeout(absl::Condition(
-                             +[](Scheduler* s) ABSL_SHARED_LOCKS_REQUIRED(s->mu_) {
-                               return s->wake_ || s->stopping_;
-                             },
-                             this),
+    mu_.AwaitWithTimeout(absl::Condition(this, full ? &Scheduler::SlotFreed : &Scheduler::WokenUp),
                          std::max(wait, absl::Milliseconds(1)));
   }
 }
@@ -180,7 +184,8 @@ void Scheduler::RunLeased(Onboarding onboarding, bool go_on) {
   }
   --in_flight_;
   // A finished worker frees a slot: let the loop lease more at once.
-  Wake();
+  absl::MutexLock lock(&mu_);
+  slot_freed_ = true;
 }
 
 void Scheduler::Announce(const Onboarding& o) {

@@ -103,7 +103,12 @@ class Scheduler {
   const SchedulerOptions options_;
 
   absl::Mutex mu_;
-  bool wake_ ABSL_GUARDED_BY(mu_) = false;
+  // The loop's conditions to stop waiting: with every worker busy, and not.
+  bool SlotFreed() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  bool WokenUp() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+
+  bool wake_ ABSL_GUARDED_BY(mu_) = false;        // Wake(): something may be due
+  bool slot_freed_ ABSL_GUARDED_BY(mu_) = false;  // a worker finished
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   absl::Mutex rng_mu_;
   absl::BitGen rng_ ABSL_GUARDED_BY(rng_mu_);
