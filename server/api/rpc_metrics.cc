@@ -1,9 +1,15 @@
 #include "server/api/rpc_metrics.h"
 
+#include <array>
+#include <atomic>
+#include <memory>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "server/metrics/metrics.h"
 
@@ -28,24 +34,52 @@ std::string MethodLabel(const char* full) {
   return std::string(m);
 }
 
+// The series one method's calls feed, bound at its first call: a call then
+// costs two clock reads and a few atomic adds, no lock and no allocation
+// (guestflowd answers a cached GetOnboarding in about 20 us of CPU).
+class MethodSeries {
+ public:
+  explicit MethodSeries(const char* method)
+      : label_(MethodLabel(method)), duration_(rpc_duration->Bind({label_})) {}
+
+  void Record(grpc::StatusCode code, absl::Duration elapsed) {
+    const auto c = static_cast<absl::StatusCode>(code);
+    // gRPC's codes are absl's, number for number: its names are theirs.
+    metrics::Counter::Series* requests = nullptr;
+    if (code >= 0 && static_cast<size_t>(code) < by_code_.size()) {
+      requests = by_code_[code].load(std::memory_order_acquire);
+      if (requests == nullptr) {
+        requests = rpc_requests->Bind({label_, absl::StatusCodeToString(c)});
+        by_code_[code].store(requests, std::memory_order_release);  // Bind gives the same one
+      }
+    } else {
+      requests = rpc_requests->Bind({label_, absl::StatusCodeToString(c)});
+    }
+    requests->Add();
+    duration_->Observe(absl::ToDoubleSeconds(elapsed));
+  }
+
+ private:
+  const std::string label_;
+  metrics::Histogram::Series* const duration_;
+  // By status code, 0 (OK) to 16 (UNAUTHENTICATED).
+  std::array<std::atomic<metrics::Counter::Series*>, 17> by_code_{};
+};
+
 class RpcMetricsInterceptor : public grpc::experimental::Interceptor {
  public:
-  explicit RpcMetricsInterceptor(grpc::experimental::ServerRpcInfo* info)
-      : method_(MethodLabel(info->method())), start_(absl::Now()) {}
+  explicit RpcMetricsInterceptor(MethodSeries* series) : series_(series), start_(absl::Now()) {}
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(
             grpc::experimental::InterceptionHookPoints::PRE_SEND_STATUS)) {
-      // gRPC's codes are absl's, number for number: its names are theirs.
-      rpc_requests->Add({method_, absl::StatusCodeToString(static_cast<absl::StatusCode>(
-                                      methods->GetSendStatus().error_code()))});
-      rpc_duration->Observe({method_}, absl::ToDoubleSeconds(absl::Now() - start_));
+      series_->Record(methods->GetSendStatus().error_code(), absl::Now() - start_);
     }
     methods->Proceed();
   }
 
  private:
-  const std::string method_;
+  MethodSeries* const series_;
   const absl::Time start_;
 };
 
@@ -53,8 +87,26 @@ class RpcMetricsFactory : public grpc::experimental::ServerInterceptorFactoryInt
  public:
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override {
-    return new RpcMetricsInterceptor(info);
+    return new RpcMetricsInterceptor(SeriesOf(info->method()));
   }
+
+ private:
+  MethodSeries* SeriesOf(const char* method) {
+    const absl::string_view name = method != nullptr ? method : "";
+    {
+      absl::ReaderMutexLock lock(&mu_);
+      if (auto it = by_method_.find(name); it != by_method_.end()) return it->second.get();
+    }
+    absl::MutexLock lock(&mu_);
+    std::unique_ptr<MethodSeries>& series = by_method_[name];
+    if (series == nullptr) series = std::make_unique<MethodSeries>(method);
+    return series.get();
+  }
+
+  absl::Mutex mu_;
+  // By full method name: the services' methods, and any name a client asked
+  // for that gRPC answered UNIMPLEMENTED (as the labels are, one per name).
+  absl::flat_hash_map<std::string, std::unique_ptr<MethodSeries>> by_method_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace

@@ -103,23 +103,29 @@ Counter* Counter::New(std::string name, std::string help, Labels label_names, Re
       new Counter(std::move(name), std::move(help), std::move(label_names))));
 }
 
-void Counter::Add(const Labels& values, double amount) {
+void Counter::Series::Add(double amount) {
   if (!(amount >= 0)) return;  // a counter never goes down (NaN neither)
+  value_.fetch_add(amount, std::memory_order_relaxed);
+}
+
+Counter::Series* Counter::Bind(const Labels& values) {
   absl::MutexLock lock(&mu_);
-  values_[values] += amount;
+  std::unique_ptr<Series>& series = values_[values];
+  if (series == nullptr) series = std::make_unique<Series>();
+  return series.get();
 }
 
 double Counter::Value(const Labels& values) const {
   absl::MutexLock lock(&mu_);
   auto it = values_.find(values);
-  return it == values_.end() ? 0 : it->second;
+  return it == values_.end() ? 0 : it->second->Value();
 }
 
 void Counter::Render(std::string* out) const {
   RenderHeader("counter", out);
   absl::MutexLock lock(&mu_);
-  for (const auto& [labels, value] : values_) {
-    absl::StrAppend(out, name_, LabelText(labels), " ", FormatValue(value), "\n");
+  for (const auto& [labels, series] : values_) {
+    absl::StrAppend(out, name_, LabelText(labels), " ", FormatValue(series->Value()), "\n");
   }
 }
 
@@ -175,20 +181,34 @@ Histogram* Histogram::New(std::string name, std::string help, Labels label_names
       new Histogram(std::move(name), std::move(help), std::move(label_names), std::move(bounds))));
 }
 
-void Histogram::Observe(const Labels& values, double value) {
+Histogram::Series::Series(const std::vector<double>& bounds)
+    : bounds_(bounds), buckets_(new std::atomic<uint64_t>[bounds.size() + 1]) {
+  for (size_t i = 0; i <= bounds.size(); ++i) buckets_[i].store(0, std::memory_order_relaxed);
+}
+
+void Histogram::Series::Observe(double value) {
+  // The first bound >= value; bounds_.size() (the last bucket) if none is.
+  const auto it = std::lower_bound(bounds_.begin(), bounds_.end(), value);
+  buckets_[static_cast<size_t>(it - bounds_.begin())].fetch_add(1, std::memory_order_relaxed);
+  sum_.fetch_add(value, std::memory_order_relaxed);
+}
+
+Histogram::Series* Histogram::Bind(const Labels& values) {
   absl::MutexLock lock(&mu_);
-  Series& s = series_[values];
-  if (s.buckets.empty()) s.buckets.assign(bounds_.size(), 0);
-  auto it = std::lower_bound(bounds_.begin(), bounds_.end(), value);  // first bound >= value
-  if (it != bounds_.end()) ++s.buckets[static_cast<size_t>(it - bounds_.begin())];
-  ++s.count;
-  s.sum += value;
+  std::unique_ptr<Series>& series = series_[values];
+  if (series == nullptr) series = std::make_unique<Series>(bounds_);
+  return series.get();
 }
 
 uint64_t Histogram::Count(const Labels& values) const {
   absl::MutexLock lock(&mu_);
   auto it = series_.find(values);
-  return it == series_.end() ? 0 : it->second.count;
+  if (it == series_.end()) return 0;
+  uint64_t count = 0;
+  for (size_t i = 0; i <= bounds_.size(); ++i) {
+    count += it->second->buckets_[i].load(std::memory_order_relaxed);
+  }
+  return count;
 }
 
 void Histogram::Render(std::string* out) const {
@@ -197,13 +217,15 @@ void Histogram::Render(std::string* out) const {
   for (const auto& [labels, s] : series_) {
     uint64_t cumulative = 0;
     for (size_t i = 0; i < bounds_.size(); ++i) {
-      cumulative += s.buckets[i];
+      cumulative += s->buckets_[i].load(std::memory_order_relaxed);
       absl::StrAppend(out, name_, "_bucket", LabelText(labels, "le", FormatValue(bounds_[i])), " ",
                       cumulative, "\n");
     }
-    absl::StrAppend(out, name_, "_bucket", LabelText(labels, "le", "+Inf"), " ", s.count, "\n");
-    absl::StrAppend(out, name_, "_sum", LabelText(labels), " ", FormatValue(s.sum), "\n");
-    absl::StrAppend(out, name_, "_count", LabelText(labels), " ", s.count, "\n");
+    cumulative += s->buckets_[bounds_.size()].load(std::memory_order_relaxed);
+    absl::StrAppend(out, name_, "_bucket", LabelText(labels, "le", "+Inf"), " ", cumulative, "\n");
+    absl::StrAppend(out, name_, "_sum", LabelText(labels), " ",
+                    FormatValue(s->sum_.load(std::memory_order_relaxed)), "\n");
+    absl::StrAppend(out, name_, "_count", LabelText(labels), " ", cumulative, "\n");
   }
 }
 

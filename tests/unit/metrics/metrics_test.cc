@@ -5,13 +5,17 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <limits>
 #include <string>
+#include <thread>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
@@ -74,6 +78,76 @@ TEST(MetricsTest, HistogramBucketsAreCumulativeWithSumAndCount) {
             "test_seconds_bucket{step=\"invite\",le=\"+Inf\"} 5\n"
             "test_seconds_sum{step=\"invite\"} 6.15\n"
             "test_seconds_count{step=\"invite\"} 5\n");
+}
+
+TEST(MetricsTest, ABoundSeriesIsTheSampleItsLabelsName) {
+  Registry registry;
+  Counter* c = Counter::New("test_requests_total", "Requests.", {"method", "code"}, registry);
+  Histogram* h = Histogram::New("test_seconds", "Latency.", {"method"}, {0.1, 1}, registry);
+  Counter::Series* ok = c->Bind({"Get", "OK"});
+  EXPECT_EQ(c->Bind({"Get", "OK"}), ok);
+  EXPECT_NE(c->Bind({"Get", "NOT_FOUND"}), ok);
+  ok->Add();
+  ok->Add(-1);  // ignored: counters only go up
+  c->Add({"Get", "OK"}, 2);
+  EXPECT_EQ(ok->Value(), 3);
+  EXPECT_EQ(c->Value({"Get", "OK"}), 3);
+  Histogram::Series* get = h->Bind({"Get"});
+  EXPECT_EQ(h->Bind({"Get"}), get);
+  get->Observe(0.05);
+  get->Observe(7);
+  h->Observe({"Get"}, 0.5);
+  EXPECT_EQ(h->Count({"Get"}), 3u);
+  EXPECT_THAT(registry.Render(),
+              HasSubstr("test_requests_total{method=\"Get\",code=\"NOT_FOUND\"} 0\n"
+                        "test_requests_total{method=\"Get\",code=\"OK\"} 3\n"));
+  EXPECT_THAT(registry.Render(), HasSubstr("test_seconds_bucket{method=\"Get\",le=\"0.1\"} 1\n"
+                                           "test_seconds_bucket{method=\"Get\",le=\"1\"} 2\n"
+                                           "test_seconds_bucket{method=\"Get\",le=\"+Inf\"} 3\n"
+                                           "test_seconds_sum{method=\"Get\"} 7.55\n"
+                                           "test_seconds_count{method=\"Get\"} 3\n"));
+}
+
+// Bound series are added to without a lock: from many threads at once, no
+// addition is lost, and a scrape meanwhile sees a +Inf bucket equal to the
+// count.
+TEST(MetricsTest, BoundSeriesLoseNothingUnderConcurrentUse) {
+  Registry registry;
+  Counter* c = Counter::New("test_total", "Calls.", {}, registry);
+  Histogram* h = Histogram::New("test_seconds", "Latency.", {}, {1}, registry);
+  Counter::Series* calls = c->Bind({});
+  Histogram::Series* latency = h->Bind({});
+  constexpr int kThreads = 4;
+  constexpr int kEach = 20000;
+  std::atomic<bool> done{false};
+  std::thread scraper([&] {
+    while (!done.load()) {
+      const std::string text = registry.Render();
+      const size_t inf = text.find("le=\"+Inf\"} ");
+      const size_t count = text.find("test_seconds_count ");
+      ASSERT_NE(inf, std::string::npos);
+      ASSERT_NE(count, std::string::npos);
+      EXPECT_EQ(std::stoull(text.substr(inf + 10)), std::stoull(text.substr(count + 19)));
+    }
+  });
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        calls->Add();
+        latency->Observe(i % 2 == 0 ? 0.5 : 2.0 + t);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  done = true;
+  scraper.join();
+  EXPECT_EQ(c->Value({}), kThreads * kEach);
+  EXPECT_EQ(h->Count({}), static_cast<uint64_t>(kThreads * kEach));
+  EXPECT_THAT(registry.Render(), HasSubstr(absl::StrCat("test_seconds_bucket{le=\"1\"} ",
+                                                        kThreads * kEach / 2, "\n")));
+  // 0.5 and 2 to 5 are exact in binary, and so is every partial sum.
+  EXPECT_THAT(registry.Render(), HasSubstr("test_seconds_sum 160000\n"));
 }
 
 TEST(MetricsTest, LabelValuesAndHelpAreEscaped) {
