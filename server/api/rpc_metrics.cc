@@ -43,23 +43,27 @@ class MethodSeries {
       : label_(MethodLabel(method)), duration_(rpc_duration->Bind({label_})) {}
 
   void Record(grpc::StatusCode code, absl::Duration elapsed) {
-    const auto c = static_cast<absl::StatusCode>(code);
-    // gRPC's codes are absl's, number for number: its names are theirs.
-    metrics::Counter::Series* requests = nullptr;
-    if (code >= 0 && static_cast<size_t>(code) < by_code_.size()) {
-      requests = by_code_[code].load(std::memory_order_acquire);
-      if (requests == nullptr) {
-        requests = rpc_requests->Bind({label_, absl::StatusCodeToString(c)});
-        by_code_[code].store(requests, std::memory_order_release);  // Bind gives the same one
-      }
-    } else {
-      requests = rpc_requests->Bind({label_, absl::StatusCodeToString(c)});
-    }
-    requests->Add();
+    Requests(code)->Add();
     duration_->Observe(absl::ToDoubleSeconds(elapsed));
   }
 
  private:
+  // The request counter's series of `code`, bound at its first use.
+  metrics::Counter::Series* Requests(grpc::StatusCode code) {
+    std::atomic<metrics::Counter::Series*>* slot =
+        code >= 0 && static_cast<size_t>(code) < by_code_.size() ? &by_code_[code] : nullptr;
+    metrics::Counter::Series* series =
+        slot != nullptr ? slot->load(std::memory_order_acquire) : nullptr;
+    if (series == nullptr) {
+      // gRPC's codes are absl's, number for number: its names are theirs.
+      series = rpc_requests->Bind(
+          {label_, absl::StatusCodeToString(static_cast<absl::StatusCode>(code))});
+      // Bind gives the same series every time: a race stores it twice.
+      if (slot != nullptr) slot->store(series, std::memory_order_release);
+    }
+    return series;
+  }
+
   const std::string label_;
   metrics::Histogram::Series* const duration_;
   // By status code, 0 (OK) to 16 (UNAUTHENTICATED).
