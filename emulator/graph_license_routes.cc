@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "emulator/http_util.h"
+#include "emulator/odata_query.h"
 
 namespace guestflow::emulator {
 namespace {

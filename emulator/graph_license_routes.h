@@ -44,9 +44,6 @@ nlohmann::json UserJson(const User& user);
 // BadRequest (what Graph says for an unreadable payload). Lock not needed.
 std::optional<nlohmann::json> ParseJsonBody(const httplib::Request& req, httplib::Response& res);
 
-// `8-4-4-4-12` hex digits, any case.
-bool IsGuid(absl::string_view text);
-
 // The `$select` projection of `entity` (an object with every property): the
 // properties named in the comma-separated `select`, matched
 // case-insensitively. Returns nullopt and sets `*unknown` to the first name

@@ -26,6 +26,7 @@
 #include "absl/time/clock.h"
 #include "emulator/graph_license_routes.h"
 #include "emulator/http_util.h"
+#include "emulator/odata_query.h"
 #include "emulator/routes.h"
 
 namespace guestflow::emulator {
@@ -866,17 +867,6 @@ std::optional<json> ParseJsonBody(const httplib::Request& req, httplib::Response
     return std::nullopt;
   }
   return body;
-}
-
-bool IsGuid(absl::string_view text) {
-  if (text.size() != 36) return false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? text[i] != '-' : !absl::ascii_isxdigit(static_cast<unsigned char>(text[i]))) {
-      return false;
-    }
-  }
-  return true;
 }
 
 std::optional<json> SelectProperties(const json& entity, const std::string& select,

@@ -21,8 +21,6 @@ std::string Lower(std::string_view text) {
   return out;
 }
 
-bool Succeeded(const ApiResult& r) { return r.status() >= 200 && r.status() < 300; }
-
 // One systemuser row as the step reads it.
 struct SystemUserRow {
   std::string id;
@@ -56,14 +54,15 @@ class RoleStep {
     DataverseApi dv(call_, input_.endpoints.instance_url, token, settings_.timeout_ms);
 
     ApiResult found = FindSystemUser(dv);
-    if (!Succeeded(found)) return Failure(found, "GET systemusers by azureactivedirectoryobjectid");
+    if (!found.Succeeded())
+      return Failure(found, "GET systemusers by azureactivedirectoryobjectid");
     std::optional<SystemUserRow> user = FirstSystemUser(found);
     if ((!user.has_value() || user->disabled) && !input_.sync_requested) {
       if (std::optional<StepResult> not_yet = RequestSync()) return *not_yet;
       // addUser is often done by the time it answers: look again now rather
       // than a whole poll interval later.
       found = FindSystemUser(dv);
-      if (!Succeeded(found)) {
+      if (!found.Succeeded()) {
         return Failure(found, "GET systemusers by azureactivedirectoryobjectid");
       }
       user = FirstSystemUser(found);
@@ -113,7 +112,7 @@ class RoleStep {
     AdminApi admin(call_, input_.endpoints.admin_url, token, settings_.admin_api_version,
                    settings_.timeout_ms);
     ApiResult r = admin.AddUser(input_.endpoints.environment_id, input_.user_object_id);
-    if (Succeeded(r)) {
+    if (r.Succeeded()) {
       call_.SetOutput("sync_requested", "true");
       call_.Log(GF_LOG_INFO, "addUser accepted Entra user " + input_.user_object_id +
                                  " into environment " + input_.endpoints.environment_id);
@@ -138,7 +137,7 @@ class RoleStep {
 
   std::string BusinessUnitLabel(DataverseApi& dv, const std::string& id) {
     ApiResult r = dv.Get("businessunits(" + id + ")?$select=name");
-    const std::string name = Succeeded(r) ? StringAt(r.body, "name") : std::string();
+    const std::string name = r.Succeeded() ? StringAt(r.body, "name") : std::string();
     return name.empty() ? id : name + " (" + id + ")";
   }
 
@@ -150,7 +149,7 @@ class RoleStep {
     for (const std::string& name : input_.roles) {
       if (name.empty() || !seen.insert(Lower(name)).second) continue;
       ApiResult r = QueryRole(dv, name, user.business_unit_id);
-      if (!Succeeded(r)) return Failure(r, "GET roles named '" + name + "'");
+      if (!r.Succeeded()) return Failure(r, "GET roles named '" + name + "'");
       if (r.Rows().empty()) {
         return StepResult::Failed("role '" + name + "' does not exist in business unit " +
                                   BusinessUnitLabel(dv, user.business_unit_id) +
@@ -174,7 +173,7 @@ class RoleStep {
 
     ApiResult current =
         dv.Get("systemusers(" + user.id + ")/systemuserroles_association?$select=roleid,name");
-    if (!Succeeded(current)) return Failure(current, "GET systemuserroles_association");
+    if (!current.Succeeded()) return Failure(current, "GET systemuserroles_association");
     std::set<std::string> have;
     for (const json& row : current.Rows()) have.insert(Lower(StringAt(row, "roleid")));
 
@@ -183,7 +182,7 @@ class RoleStep {
       if (have.count(Lower(id)) != 0) continue;
       ApiResult r = dv.Post("systemusers(" + user.id + ")/systemuserroles_association/$ref",
                             json{{"@odata.id", dv.Url("roles(" + id + ")")}});
-      if (Succeeded(r)) {
+      if (r.Succeeded()) {
         ++added;
         // Recorded at once: a later failure must not forget this one.
         call_.SetOutput("roles_added", std::to_string(added));
@@ -204,7 +203,7 @@ class RoleStep {
     if (Lower(user.internal_email) == Lower(input_.guest_email)) return std::nullopt;
     ApiResult r = dv.PatchExisting("systemusers(" + user.id + ")",
                                    json{{"internalemailaddress", input_.guest_email}});
-    if (!Succeeded(r)) return Failure(r, "PATCH systemusers internalemailaddress");
+    if (!r.Succeeded()) return Failure(r, "PATCH systemusers internalemailaddress");
     call_.SetOutput("email_updated", "true");
     return std::nullopt;
   }

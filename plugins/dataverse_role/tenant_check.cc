@@ -10,8 +10,6 @@
 namespace guestflow::dataverse_role {
 namespace {
 
-bool Succeeded(const ApiResult& r) { return r.status() >= 200 && r.status() < 300; }
-
 std::string Normalized(std::string url) {
   url = TrimSlash(std::move(url));
   std::transform(url.begin(), url.end(), url.begin(),
@@ -35,7 +33,7 @@ void CheckEnvironment(sdk::Call& call, const RoleSettings& settings, const Tenan
   }
   AdminApi admin(call, t.admin_url, token, settings.admin_api_version, settings.timeout_ms);
   ApiResult env = admin.GetEnvironment(t.environment_id);
-  if (!Succeeded(env)) {
+  if (!env.Succeeded()) {
     call.AddCheck("power platform environment", false,
                   Failed(env, "GET environment " + t.environment_id));
     return;
@@ -78,7 +76,7 @@ sdk::StepResult CheckTenant(sdk::Call& call, const RoleSettings& settings) {
 
   DataverseApi dv(call, t.instance_url, token, settings.timeout_ms);
   ApiResult who = dv.Get("WhoAmI");
-  if (!Succeeded(who)) {
+  if (!who.Succeeded()) {
     call.AddCheck("dataverse application user", false, Failed(who, "GET WhoAmI"));
     return sdk::StepResult::Succeeded();
   }
@@ -87,10 +85,10 @@ sdk::StepResult CheckTenant(sdk::Call& call, const RoleSettings& settings) {
                     StringAt(who.body, "OrganizationId"));
 
   ApiResult root = QueryRootBusinessUnit(dv);
-  if (!Succeeded(root) || root.Rows().empty()) {
+  if (!root.Succeeded() || root.Rows().empty()) {
     call.AddCheck("root business unit", false,
-                  Succeeded(root) ? "Dataverse lists no business unit without a parent"
-                                  : Failed(root, "GET businessunits"));
+                  root.Succeeded() ? "Dataverse lists no business unit without a parent"
+                                   : Failed(root, "GET businessunits"));
     return sdk::StepResult::Succeeded();
   }
   const std::string root_id = StringAt(root.Rows()[0], "businessunitid");
@@ -100,7 +98,7 @@ sdk::StepResult CheckTenant(sdk::Call& call, const RoleSettings& settings) {
   for (const std::string& name : settings.default_roles) {
     ApiResult role = QueryRole(dv, name, root_id);
     const std::string check = "role '" + name + "'";
-    if (!Succeeded(role)) {
+    if (!role.Succeeded()) {
       call.AddCheck(check, false, Failed(role, "GET roles named '" + name + "'"));
     } else if (role.Rows().empty()) {
       std::string detail = "role '" + name + "' does not exist in business unit ";

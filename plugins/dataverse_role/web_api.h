@@ -27,6 +27,8 @@ struct ApiResult {
   nlohmann::json body;
 
   int32_t status() const { return response.status; }
+  // A 2xx answer.
+  bool Succeeded() const { return status() >= 200 && status() < 300; }
   // The cloud's own words: `error.message` (with `error.code` when it has
   // one), or the raw body, shortened.
   std::string CloudMessage() const;

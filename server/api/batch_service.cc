@@ -20,8 +20,8 @@
 namespace guestflow {
 namespace {
 
-constexpr int kDefaultPageSize = 100;
-constexpr int kMaxPageSize = 1000;
+constexpr int kDefaultBatchPageSize = 100;
+constexpr int kMaxBatchPageSize = 1000;
 
 // What the batch stores answer for an id they do not hold, word for word:
 // the answer for another tenant's batch too.
@@ -412,8 +412,8 @@ grpc::ServerUnaryReactor* BatchServiceImpl::ListBatchItems(grpc::CallbackServerC
     if (request->page_size() < 0) {
       return absl::InvalidArgumentError("page_size: must not be negative");
     }
-    query.page_size =
-        request->page_size() == 0 ? kDefaultPageSize : std::min(request->page_size(), kMaxPageSize);
+    query.page_size = request->page_size() == 0 ? kDefaultBatchPageSize
+                                                : std::min(request->page_size(), kMaxBatchPageSize);
     query.page_token = request->page_token();
     GF_ASSIGN_OR_RETURN(BatchItemPage page, batches_->ListItems(query));
     for (const BatchItemRecord& item : page.items) {

@@ -70,7 +70,7 @@ std::string TextArray(const std::vector<BatchItemRecord>& items,
   return out;
 }
 
-absl::StatusOr<BatchRecord> Get(PgSession& s, absl::string_view id) {
+absl::StatusOr<BatchRecord> ReadBatch(PgSession& s, absl::string_view id) {
   GF_ASSIGN_OR_RETURN(PgResult r, s.Exec(kSelectBatch, PgParams().Text(id)));
   if (r.rows() == 0) return NotFound(id);
   BatchRecord b;
@@ -110,14 +110,14 @@ absl::StatusOr<CreateBatchResult> PgBatchStore::CreateBatch(const BatchRecord& b
             PgResult found,
             s.Exec(kSelectBatchByRequest, PgParams().Text(batch.tenant).Text(batch.request_id)));
         if (found.rows() > 0) {
-          GF_ASSIGN_OR_RETURN(result.batch, Get(s, found.Text(0, 0)));
+          GF_ASSIGN_OR_RETURN(result.batch, ReadBatch(s, found.Text(0, 0)));
           result.created = false;
           return absl::OkStatus();
         }
       }
       return absl::AlreadyExistsError(absl::StrCat("batch ", batch.id, " already exists"));
     }
-    GF_ASSIGN_OR_RETURN(result.batch, Get(s, batch.id));
+    GF_ASSIGN_OR_RETURN(result.batch, ReadBatch(s, batch.id));
     result.created = true;
     return absl::OkStatus();
   }));
@@ -127,7 +127,7 @@ absl::StatusOr<CreateBatchResult> PgBatchStore::CreateBatch(const BatchRecord& b
 absl::StatusOr<BatchRecord> PgBatchStore::GetBatch(absl::string_view id) {
   BatchRecord batch;
   GF_RETURN_IF_ERROR(pool_->InTransaction([&](PgSession& s) -> absl::Status {
-    GF_ASSIGN_OR_RETURN(batch, Get(s, id));
+    GF_ASSIGN_OR_RETURN(batch, ReadBatch(s, id));
     return absl::OkStatus();
   }));
   return batch;
@@ -148,7 +148,7 @@ absl::Status PgBatchStore::AddItems(absl::string_view batch_id,
       .Text(TextArray(items, &BatchItemRecord::onboarding_id))
       .Text(TextArray(items, &BatchItemRecord::error));
   return pool_->InTransaction([&](PgSession& s) -> absl::Status {
-    GF_RETURN_IF_ERROR(Get(s, batch_id).status());
+    GF_RETURN_IF_ERROR(ReadBatch(s, batch_id).status());
     if (items.empty()) return absl::OkStatus();
     return s.Exec(kInsertItems, params).status();
   });
@@ -169,7 +169,7 @@ absl::StatusOr<BatchSummary> PgBatchStore::Summarize(absl::string_view batch_id)
   BatchSummary summary;
   GF_RETURN_IF_ERROR(pool_->InTransaction([&](PgSession& s) -> absl::Status {
     summary = BatchSummary();
-    GF_RETURN_IF_ERROR(Get(s, batch_id).status());
+    GF_RETURN_IF_ERROR(ReadBatch(s, batch_id).status());
     GF_ASSIGN_OR_RETURN(PgResult items, s.Exec(kCountItems, PgParams().Text(batch_id)));
     summary.rows_total = items.Int(0, 0);
     summary.rows_invalid = items.Int(0, 1);
@@ -192,7 +192,7 @@ absl::StatusOr<BatchItemPage> PgBatchStore::ListItems(const BatchItemQuery& quer
   BatchItemPage page;
   GF_RETURN_IF_ERROR(pool_->InTransaction([&](PgSession& s) -> absl::Status {
     page = BatchItemPage();
-    GF_RETURN_IF_ERROR(Get(s, query.batch_id).status());
+    GF_RETURN_IF_ERROR(ReadBatch(s, query.batch_id).status());
     GF_ASSIGN_OR_RETURN(
         PgResult r,
         s.Exec(kSelectItems,

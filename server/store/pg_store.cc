@@ -98,7 +98,7 @@ absl::Status LoadSteps(PgSession& s, Onboarding& onboarding) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<Onboarding> Get(PgSession& s, absl::string_view id) {
+absl::StatusOr<Onboarding> ReadOnboarding(PgSession& s, absl::string_view id) {
   GF_ASSIGN_OR_RETURN(PgResult r, s.Exec(absl::StrCat("SELECT ", kOnboardingColumns,
                                                       " FROM onboardings WHERE id = $1"),
                                          PgParams().Text(id)));
@@ -219,7 +219,7 @@ absl::StatusOr<CreateResult> PgStore::CreateOnboarding(const Onboarding& o,
         GF_ASSIGN_OR_RETURN(PgResult found, s.Exec(kSelectIdByRequest,
                                                    PgParams().Text(o.tenant).Text(o.request_id)));
         if (found.rows() > 0) {
-          GF_ASSIGN_OR_RETURN(result.onboarding, Get(s, found.Text(0, 0)));
+          GF_ASSIGN_OR_RETURN(result.onboarding, ReadOnboarding(s, found.Text(0, 0)));
           result.created = false;
           return absl::OkStatus();
         }
@@ -229,7 +229,7 @@ absl::StatusOr<CreateResult> PgStore::CreateOnboarding(const Onboarding& o,
     GF_RETURN_IF_ERROR(InsertSteps(s, o.id, o.steps));
     GF_RETURN_IF_ERROR(InsertEvents(s, o.id, {first_event}, 1));
     GF_RETURN_IF_ERROR(Announce(s, o, origin_));
-    GF_ASSIGN_OR_RETURN(result.onboarding, Get(s, o.id));
+    GF_ASSIGN_OR_RETURN(result.onboarding, ReadOnboarding(s, o.id));
     result.created = true;
     return absl::OkStatus();
   }));
@@ -239,7 +239,7 @@ absl::StatusOr<CreateResult> PgStore::CreateOnboarding(const Onboarding& o,
 absl::StatusOr<Onboarding> PgStore::GetOnboarding(absl::string_view id) {
   Onboarding result;
   GF_RETURN_IF_ERROR(pool_->InTransaction([&](PgSession& s) -> absl::Status {
-    GF_ASSIGN_OR_RETURN(result, Get(s, id));
+    GF_ASSIGN_OR_RETURN(result, ReadOnboarding(s, id));
     return absl::OkStatus();
   }));
   return result;
@@ -342,7 +342,7 @@ absl::StatusOr<Onboarding> PgStore::DoUpdateOnboarding(const Onboarding& o,
     }
     GF_RETURN_IF_ERROR(InsertCloudCalls(s, cloud_calls));
     GF_RETURN_IF_ERROR(Announce(s, o, origin_));
-    GF_ASSIGN_OR_RETURN(stored, Get(s, o.id));
+    GF_ASSIGN_OR_RETURN(stored, ReadOnboarding(s, o.id));
     return absl::OkStatus();
   }));
   return stored;
@@ -360,7 +360,7 @@ absl::StatusOr<std::vector<Onboarding>> PgStore::LeaseDue(absl::string_view owne
         PgResult ids,
         s.Exec(kLeaseDue, PgParams().Time(now).Int(limit).Text(owner).Time(now + lease)));
     for (int i = 0; i < ids.rows(); ++i) {
-      GF_ASSIGN_OR_RETURN(Onboarding onboarding, Get(s, ids.Text(i, 0)));
+      GF_ASSIGN_OR_RETURN(Onboarding onboarding, ReadOnboarding(s, ids.Text(i, 0)));
       leased.push_back(std::move(onboarding));
     }
     return absl::OkStatus();
@@ -412,7 +412,7 @@ absl::StatusOr<std::optional<Onboarding>> PgStore::FindByRequestId(absl::string_
     GF_ASSIGN_OR_RETURN(PgResult r,
                         s.Exec(kSelectIdByRequest, PgParams().Text(tenant).Text(request_id)));
     if (r.rows() == 0) return absl::OkStatus();
-    GF_ASSIGN_OR_RETURN(found, Get(s, r.Text(0, 0)));
+    GF_ASSIGN_OR_RETURN(found, ReadOnboarding(s, r.Text(0, 0)));
     return absl::OkStatus();
   }));
   return found;

@@ -19,11 +19,14 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "test_values.h"
 
 namespace guestflow::cli {
 namespace {
 
 using ::guestflow::cli::testing::FakeServer;
+using ::guestflow::cli::testing::Lines;
+using ::guestflow::cli::testing::Refused;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -178,14 +181,6 @@ TEST(RunImportTest, ReadsTheNamedFile) {
 
 // --- dry run, refused rows, --wait, --report ---------------------------------
 
-v1::BatchItem Refused(int64_t line, const std::string& email, const std::string& reason) {
-  v1::BatchItem item;
-  item.set_line(line);
-  item.set_email(email);
-  item.set_error(reason);
-  return item;
-}
-
 v1::BatchItem Row(int64_t line, const std::string& email, v1::OnboardingState state,
                   v1::StepKind failed_step = v1::STEP_KIND_UNSPECIFIED,
                   const std::string& error = "") {
@@ -236,10 +231,6 @@ void AnswerWatch(FakeServer& server, std::vector<v1::Batch> snapshots) {
     for (const v1::Batch& snapshot : snapshots) writer->Write(snapshot);
     return grpc::Status::OK;
   };
-}
-
-std::vector<std::string> Lines(const std::string& text) {
-  return absl::StrSplit(text, '\n', absl::SkipEmpty());
 }
 
 std::string ReadFile(const std::filesystem::path& path) {

@@ -9,10 +9,12 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "test_values.h"
 
 namespace guestflow::cli {
 namespace {
 
+using ::guestflow::cli::testing::Lines;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
@@ -166,10 +168,6 @@ class FakeClock {
  private:
   absl::Time now_ = absl::FromUnixSeconds(1795860245);
 };
-
-std::vector<std::string> Lines(const std::string& text) {
-  return absl::StrSplit(text, '\n', absl::SkipEmpty());
-}
 
 TEST(ProgressPrinterTest, PlainLinesAtMostEveryTwoSecondsAndAFinalOne) {
   std::ostringstream out;

@@ -5,9 +5,12 @@
 
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
+#include "test_values.h"
 
 namespace guestflow::cli {
 namespace {
+
+using ::guestflow::cli::testing::Refused;
 
 TEST(RenderBatchTest, CountsInStateOrder) {
   v1::Batch batch;
@@ -45,14 +48,6 @@ TEST(RenderBatchTest, EmptyBatch) {
             "states:     -\n"
             "created:    -\n"
             "finished:   -\n");
-}
-
-v1::BatchItem Refused(int64_t line, const std::string& email, const std::string& reason) {
-  v1::BatchItem item;
-  item.set_line(line);
-  item.set_email(email);
-  item.set_error(reason);
-  return item;
 }
 
 TEST(RenderRefusedRowTest, LineEmailReasonOnOneLine) {
