@@ -47,7 +47,8 @@ v1::WatchOnboardingResponse MakeEvent(int64_t sequence, const std::string& type,
   return response;
 }
 
-std::vector<std::string> Lines(const std::string& text) {
+// Every line of `text`, empty ones included.
+std::vector<std::string> AllLines(const std::string& text) {
   std::vector<std::string> lines;
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) lines.push_back(line);
@@ -130,7 +131,7 @@ TEST(RunOnboardTest, JsonCarriesTheRequestIdEvenIfTheServerDoesNotEchoIt) {
   ASSERT_EQ(RunOnboard(server.ctx, args), kExitOk) << server.err.str();
   EXPECT_TRUE(server.onboarding.starts[0].validate_only());
   EXPECT_EQ(server.onboarding.starts[0].request_id(), "my-key");
-  const std::vector<std::string> lines = Lines(server.out.str());
+  const std::vector<std::string> lines = AllLines(server.out.str());
   ASSERT_EQ(lines.size(), 1u);
   const nlohmann::json json = nlohmann::json::parse(lines[0]);
   EXPECT_EQ(json.at("requestId"), "my-key");
@@ -178,7 +179,7 @@ TEST(RunOnboardTest, WaitFollowsTheOnboardingAndExitsByItsEnd) {
   ASSERT_EQ(server.onboarding.watches.size(), 1u);
   EXPECT_EQ(server.onboarding.watches[0].name(), "onboardings/w");
   EXPECT_EQ(server.onboarding.watches[0].after_sequence(), 0);
-  const std::vector<std::string> lines = Lines(server.out.str());
+  const std::vector<std::string> lines = AllLines(server.out.str());
   ASSERT_EQ(lines.size(), 5u) << server.out.str();
   EXPECT_EQ(lines[0], "onboardings/w QUEUED");
   EXPECT_THAT(lines[2], HasSubstr("created"));
@@ -208,7 +209,7 @@ TEST(RunGetTest, PrintsTheBlockOrOneJsonLine) {
   server.out.str("");
   server.ctx.json = true;
   ASSERT_EQ(RunGet(server.ctx, "onboardings/g1"), kExitOk);
-  const std::vector<std::string> lines = Lines(server.out.str());
+  const std::vector<std::string> lines = AllLines(server.out.str());
   ASSERT_EQ(lines.size(), 1u);
   const nlohmann::json json = nlohmann::json::parse(lines[0]);
   EXPECT_EQ(json.at("name"), "onboardings/g1");
@@ -274,7 +275,7 @@ TEST(RunListTest, AllFollowsEveryPageIntoOneTable) {
   std::vector<std::string> tokens;
   for (const auto& request : server.onboarding.lists) tokens.push_back(request.page_token());
   EXPECT_THAT(tokens, ElementsAre("", "p2", "p3"));
-  const std::vector<std::string> lines = Lines(server.out.str());
+  const std::vector<std::string> lines = AllLines(server.out.str());
   ASSERT_EQ(lines.size(), 4u);
   EXPECT_THAT(lines[1], HasSubstr("onboardings/o1"));
   EXPECT_THAT(lines[3], HasSubstr("onboardings/o3"));
@@ -289,7 +290,7 @@ TEST(RunListTest, AllWithJsonIsOneMergedResponse) {
   ListArgs args;
   args.all = true;
   ASSERT_EQ(RunList(server.ctx, args), kExitOk);
-  const std::vector<std::string> lines = Lines(server.out.str());
+  const std::vector<std::string> lines = AllLines(server.out.str());
   ASSERT_EQ(lines.size(), 1u);
   const nlohmann::json json = nlohmann::json::parse(lines[0]);
   EXPECT_EQ(json.at("onboardings").size(), 3u);
@@ -331,7 +332,7 @@ TEST_P(RunWatchExitTest, ExitCodeFollowsTheFinalState) {
   ASSERT_NO_FATAL_FAILURE(server.Start());
 
   EXPECT_EQ(RunWatch(server.ctx, "onboardings/w"), GetParam().exit_code) << server.err.str();
-  const std::vector<std::string> lines = Lines(server.out.str());
+  const std::vector<std::string> lines = AllLines(server.out.str());
   ASSERT_EQ(lines.size(), 4u) << server.out.str();
   EXPECT_EQ(lines[0], "2026-11-28T10:04:06Z  -        created         created message");
   EXPECT_EQ(lines[1], "2026-11-28T10:04:07Z  invite   step_started    step_started message");
@@ -352,7 +353,7 @@ TEST(RunWatchTest, JsonIsOneObjectPerEventAndNoSummary) {
   ASSERT_NO_FATAL_FAILURE(server.Start());
   server.ctx.json = true;
   ASSERT_EQ(RunWatch(server.ctx, "onboardings/w"), kExitOk);
-  const std::vector<std::string> lines = Lines(server.out.str());
+  const std::vector<std::string> lines = AllLines(server.out.str());
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_EQ(nlohmann::json::parse(lines[0]).at("event").at("sequence"), "1");  // int64: string
   EXPECT_EQ(nlohmann::json::parse(lines[1]).at("onboarding").at("state"),
@@ -417,7 +418,7 @@ TEST(RunWatchTest, ResumesAfterTheLastEventWhenTheStreamBreaks) {
   EXPECT_EQ(RunWatch(server.ctx, "onboardings/w"), kExitOk) << server.err.str();
   ASSERT_EQ(server.onboarding.watches.size(), 2u);
   EXPECT_EQ(server.onboarding.watches[1].after_sequence(), 2);
-  EXPECT_EQ(Lines(server.out.str()).size(), 4u);  // 3 events, each once, and the summary
+  EXPECT_EQ(AllLines(server.out.str()).size(), 4u);  // 3 events, each once, and the summary
   EXPECT_THAT(server.err.str(), HasSubstr("reconnecting"));
 }
 
@@ -526,13 +527,14 @@ TEST(RunCallsTest, ATenantsCallsNameTheirOnboardingAndJsonIsOneMergedResponse) {
 
   ASSERT_EQ(RunCalls(server.ctx, "tenants/contoso"), kExitOk) << server.err.str();
   EXPECT_EQ(server.onboarding.cloud_call_lists[0].parent(), "tenants/contoso");
-  EXPECT_THAT(Lines(server.out.str())[0], HasSubstr("TIME                  ONBOARDING      STEP"));
-  EXPECT_THAT(Lines(server.out.str())[1], HasSubstr("  onboardings/o1  invite  "));
+  EXPECT_THAT(AllLines(server.out.str())[0],
+              HasSubstr("TIME                  ONBOARDING      STEP"));
+  EXPECT_THAT(AllLines(server.out.str())[1], HasSubstr("  onboardings/o1  invite  "));
 
   server.out.str("");
   server.ctx.json = true;
   ASSERT_EQ(RunCalls(server.ctx, "tenants/contoso"), kExitOk);
-  const std::vector<std::string> lines = Lines(server.out.str());
+  const std::vector<std::string> lines = AllLines(server.out.str());
   ASSERT_EQ(lines.size(), 1u);
   const nlohmann::json json = nlohmann::json::parse(lines[0]);
   ASSERT_EQ(json.at("cloudCalls").size(), 2u);
