@@ -70,8 +70,9 @@ void ParseKnobs(const YAML::Node& n, Knobs& k) {
       Get<int>(n, "dataverse_sync_delay_ms", "knobs", k.dataverse_sync_delay_ms);
   k.throttle_scale = Get<double>(n, "throttle_scale", "knobs", k.throttle_scale);
   if (const YAML::Node limits = n["throttle_limits"]; limits) {
-    if (!limits.IsMap())
+    if (!limits.IsMap()) {
       Fail("knobs.throttle_limits", "must be a map of limit name to {requests, per_s}");
+    }
     std::map<std::string, LimitOverride> parsed;
     for (const auto& entry : limits) {
       const std::string name = entry.first.as<std::string>();

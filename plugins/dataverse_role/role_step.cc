@@ -54,8 +54,9 @@ class RoleStep {
     DataverseApi dv(call_, input_.endpoints.instance_url, token, settings_.timeout_ms);
 
     ApiResult found = FindSystemUser(dv);
-    if (!found.Succeeded())
+    if (!found.Succeeded()) {
       return Failure(found, "GET systemusers by azureactivedirectoryobjectid");
+    }
     std::optional<SystemUserRow> user = FirstSystemUser(found);
     if ((!user.has_value() || user->disabled) && !input_.sync_requested) {
       if (std::optional<StepResult> not_yet = RequestSync()) return *not_yet;

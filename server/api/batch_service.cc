@@ -36,8 +36,9 @@ google::protobuf::Timestamp ToTimestamp(absl::Time t) {
 void ToProto(const BatchItemRecord& in, v1::BatchItem* out) {
   out->set_line(in.line);
   out->set_email(in.email);
-  if (!in.onboarding_id.empty())
+  if (!in.onboarding_id.empty()) {
     out->set_onboarding(absl::StrCat("onboardings/", in.onboarding_id));
+  }
   if (in.state.has_value()) out->set_state(ToProto(*in.state));
   if (in.failed_step.has_value()) out->set_failed_step(ToProto(*in.failed_step));
   out->set_error(!in.error.empty() ? in.error : in.onboarding_error);

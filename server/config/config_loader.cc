@@ -627,8 +627,9 @@ class Loader {
         }
       }
     }
-    if (const YAML::Node* n = m.Get("plugin_sha256"))
+    if (const YAML::Node* n = m.Get("plugin_sha256")) {
       LoadPluginHashes(*n, m.PathOf("plugin_sha256"), out);
+    }
     if (const YAML::Node* n = m.Get("shutdown_grace")) {
       if (auto d = values_.Duration(*n, m.PathOf("shutdown_grace"))) out->shutdown_grace = *d;
     }

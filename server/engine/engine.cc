@@ -180,8 +180,9 @@ absl::StatusOr<OnboardingPage> Engine::List(const ListOnboardingsQuery& query) {
 }
 
 absl::StatusOr<CloudCallPage> Engine::ListCloudCalls(const CloudCallQuery& query) {
-  if (!query.onboarding_id.empty())
+  if (!query.onboarding_id.empty()) {
     GF_RETURN_IF_ERROR(store_->GetOnboarding(query.onboarding_id).status());
+  }
   return store_->ListCloudCalls(query);
 }
 

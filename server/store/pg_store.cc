@@ -300,7 +300,9 @@ absl::StatusOr<OnboardingPage> PgStore::ListOnboardings(const ListOnboardingsQue
       page.onboardings.pop_back();
       page.next_page_token = EncodePageToken(page.onboardings.back());
     }
-    for (Onboarding& onboarding : page.onboardings) GF_RETURN_IF_ERROR(LoadSteps(s, onboarding));
+    for (Onboarding& onboarding : page.onboardings) {
+      GF_RETURN_IF_ERROR(LoadSteps(s, onboarding));
+    }
     return absl::OkStatus();
   }));
   return page;
