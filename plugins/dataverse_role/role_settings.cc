@@ -47,8 +47,8 @@ RoleSettings ParseRoleSettings(std::string_view json_text) {
     throw std::invalid_argument("dataverse_role settings: must be a JSON object");
   }
   static const std::set<std::string> kKeys = {
-      "admin_scope", "admin_api_version", "license_poll_ms", "sync_poll_ms", "disabled_poll_ms",
-      "timeout_ms",  "tenant_settings",   "default_roles",   "base_dir"};
+      "admin_scope", "admin_api_version", "license_poll_ms", "sync_poll_ms",  "disabled_poll_ms",
+      "timeout_ms",  "role_cache_ms",     "tenant_settings", "default_roles", "base_dir"};
   for (const auto& [key, value] : settings.items()) {
     if (kKeys.count(key) == 0) {
       std::string expected;
@@ -64,6 +64,7 @@ RoleSettings ParseRoleSettings(std::string_view json_text) {
   s.sync_poll_ms = Milliseconds(settings, "sync_poll_ms", s.sync_poll_ms);
   s.disabled_poll_ms = Milliseconds(settings, "disabled_poll_ms", s.disabled_poll_ms);
   s.timeout_ms = static_cast<uint32_t>(Milliseconds(settings, "timeout_ms", 0));
+  s.role_cache_ms = Milliseconds(settings, "role_cache_ms", s.role_cache_ms);
 
   if (auto it = settings.find("tenant_settings"); it != settings.end() && !it->is_null()) {
     if (!it->is_object()) Invalid("tenant_settings", "must be an object");

@@ -11,6 +11,9 @@
 //   disabled_poll_ms   wait between looks at a systemuser Dataverse keeps
 //                      disabled (default 30000: it changes on a background sync)
 //   timeout_ms         per-request timeout (default 0: the host's)
+//   role_cache_ms      how long a role name resolved in a business unit is
+//                      remembered (default 300000, five minutes; 0: looked
+//                      up for every guest). See role_cache.h.
 //   tenant_settings    {instance_url, admin_url, environment_id, ...} and
 //   default_roles      [names] (beside tenant_settings or inside it): what
 //                      check() verifies. check() receives no input, so it
@@ -47,6 +50,7 @@ struct RoleSettings {
   int64_t sync_poll_ms = 5000;
   int64_t disabled_poll_ms = 30000;
   uint32_t timeout_ms = 0;
+  int64_t role_cache_ms = 300000;
   // For check() only; `check_endpoints_known` is false when the settings do
   // not carry tenant_settings.
   bool check_endpoints_known = false;

@@ -13,6 +13,10 @@ using sdk::StepResult;
 
 constexpr char kSystemUserColumns[] =
     "systemuserid,isdisabled,_businessunitid_value,internalemailaddress";
+// The user's security roles come with the row (the pattern of Microsoft's
+// Terraform provider, reference F): the step looks at what the user already
+// has without a request of its own for it.
+constexpr char kSystemUserRoles[] = "systemuserroles_association($select=roleid)";
 
 std::string Lower(std::string_view text) {
   std::string out(text);
@@ -27,6 +31,9 @@ struct SystemUserRow {
   std::string business_unit_id;
   std::string internal_email;
   bool disabled = false;
+  // Lower-cased roleids of the expanded systemuserroles_association;
+  // nullopt when the answer did not carry it.
+  std::optional<std::set<std::string>> role_ids;
 };
 
 std::optional<SystemUserRow> FirstSystemUser(const ApiResult& r) {
@@ -38,13 +45,19 @@ std::optional<SystemUserRow> FirstSystemUser(const ApiResult& r) {
   row.internal_email = StringAt(rows[0], "internalemailaddress");
   auto disabled = rows[0].find("isdisabled");
   row.disabled = disabled != rows[0].end() && disabled->is_boolean() && disabled->get<bool>();
+  if (auto roles = rows[0].find("systemuserroles_association");
+      roles != rows[0].end() && roles->is_array()) {
+    row.role_ids.emplace();
+    for (const json& role : *roles) row.role_ids->insert(Lower(StringAt(role, "roleid")));
+  }
   return row;
 }
 
 class RoleStep {
  public:
-  RoleStep(sdk::Call& call, const RoleSettings& settings, const RoleStepInput& input)
-      : call_(call), settings_(settings), input_(input) {}
+  RoleStep(sdk::Call& call, const RoleSettings& settings, RoleCache& roles,
+           const RoleStepInput& input)
+      : call_(call), settings_(settings), roles_(roles), input_(input) {}
 
   StepResult Run() {
     std::string token;
@@ -98,7 +111,8 @@ class RoleStep {
  private:
   ApiResult FindSystemUser(DataverseApi& dv) {
     return dv.Get(std::string("systemusers?$select=") + kSystemUserColumns + "&$filter=" +
-                  EncodeQueryValue("azureactivedirectoryobjectid eq " + input_.user_object_id));
+                  EncodeQueryValue("azureactivedirectoryobjectid eq " + input_.user_object_id) +
+                  "&$expand=" + EncodeQueryValue(kSystemUserRoles));
   }
 
   // nullopt when addUser was accepted; otherwise the step's result.
@@ -145,10 +159,22 @@ class RoleStep {
   std::optional<StepResult> AssignRoles(DataverseApi& dv, const SystemUserRow& user) {
     // Resolve every name first: an unknown one fails the step before any
     // association, so a typo never leaves half the roles assigned.
-    std::vector<std::pair<std::string, std::string>> resolved;  // id, name
+    struct Resolved {
+      std::string id;
+      std::string name;   // as Dataverse spells it
+      std::string asked;  // as the onboarding named it
+      bool from_cache = false;
+    };
+    std::vector<Resolved> resolved;
     std::set<std::string> seen;
+    const std::string& instance = input_.endpoints.instance_url;
     for (const std::string& name : input_.roles) {
       if (name.empty() || !seen.insert(Lower(name)).second) continue;
+      if (std::optional<RoleCache::Role> cached =
+              roles_.Find(instance, user.business_unit_id, name, call_.NowUnixMs())) {
+        resolved.push_back({cached->id, cached->name, name, /*from_cache=*/true});
+        continue;
+      }
       ApiResult r = QueryRole(dv, name, user.business_unit_id);
       if (!r.Succeeded()) return Failure(r, "GET roles named '" + name + "'");
       if (r.Rows().empty()) {
@@ -161,25 +187,34 @@ class RoleStep {
         return StepResult::Failed("Dataverse answered role '" + name + "' without a valid roleid");
       }
       const std::string spelled = StringAt(r.Rows()[0], "name");
-      resolved.emplace_back(id, spelled.empty() ? name : spelled);
+      resolved.push_back({id, spelled.empty() ? name : spelled, name, /*from_cache=*/false});
+      roles_.Put(instance, user.business_unit_id, name, {id, resolved.back().name},
+                 call_.NowUnixMs());
     }
 
     std::string names;
-    for (const auto& [id, name] : resolved) names += (names.empty() ? "" : ",") + name;
+    for (const Resolved& role : resolved) names += (names.empty() ? "" : ",") + role.name;
     if (resolved.empty()) {
       call_.SetOutput("roles", "");
       call_.SetOutput("roles_added", std::to_string(input_.roles_added_before));
       return std::nullopt;
     }
 
-    ApiResult current =
-        dv.Get("systemusers(" + user.id + ")/systemuserroles_association?$select=roleid,name");
-    if (!current.Succeeded()) return Failure(current, "GET systemuserroles_association");
     std::set<std::string> have;
-    for (const json& row : current.Rows()) have.insert(Lower(StringAt(row, "roleid")));
+    if (user.role_ids.has_value()) {
+      have = *user.role_ids;
+    } else {
+      // The answer lacked the expansion: ask for the user's roles alone.
+      ApiResult current =
+          dv.Get("systemusers(" + user.id + ")/systemuserroles_association?$select=roleid,name");
+      if (!current.Succeeded()) return Failure(current, "GET systemuserroles_association");
+      for (const json& row : current.Rows()) have.insert(Lower(StringAt(row, "roleid")));
+    }
 
     int added = input_.roles_added_before;
-    for (const auto& [id, name] : resolved) {
+    for (const Resolved& role : resolved) {
+      const std::string& id = role.id;
+      const std::string& name = role.name;
       if (have.count(Lower(id)) != 0) continue;
       ApiResult r = dv.Post("systemusers(" + user.id + ")/systemuserroles_association/$ref",
                             json{{"@odata.id", dv.Url("roles(" + id + ")")}});
@@ -192,6 +227,14 @@ class RoleStep {
       // Someone associated it between the look and the POST (the status of
       // a duplicate is unconfirmed, the message and code are not).
       if (r.status() == 412 || r.Mentions("0x80040237") || r.Mentions("duplicate key")) continue;
+      if (role.from_cache) {
+        // The role may have been deleted or replaced since it was looked up:
+        // look it up again on the next attempt rather than trust the id.
+        roles_.Forget(instance, user.business_unit_id, role.asked);
+        return StepResult::Retry(
+            "POST systemuserroles_association/$ref of role '" + name + "' (roleid " + id +
+            ", looked up earlier) failed: " + r.CloudMessage() + "; the role is looked up again");
+      }
       return Failure(r, "POST systemuserroles_association/$ref of role '" + name + "'");
     }
     call_.SetOutput("roles", names);
@@ -211,6 +254,7 @@ class RoleStep {
 
   sdk::Call& call_;
   const RoleSettings& settings_;
+  RoleCache& roles_;
   const RoleStepInput& input_;
 };
 
@@ -273,9 +317,9 @@ std::optional<RoleStepInput> ParseRoleStepInput(std::string_view input_json, std
   return in;
 }
 
-sdk::StepResult RunRoleStep(sdk::Call& call, const RoleSettings& settings,
+sdk::StepResult RunRoleStep(sdk::Call& call, const RoleSettings& settings, RoleCache& roles,
                             const RoleStepInput& input) {
-  return RoleStep(call, settings, input).Run();
+  return RoleStep(call, settings, roles, input).Run();
 }
 
 ApiResult QueryRole(DataverseApi& dv, std::string_view name, std::string_view business_unit_id) {

@@ -13,9 +13,13 @@
 //     enables it on a later sync once the cause is gone, and roles cannot be
 //     assigned to disabled users; if it never is, the host's wait bound fails
 //     the step with the reason;
-//  4. resolve each role name in the USER's business unit; an unknown name ->
-//     FAILED "role 'X' does not exist in business unit Y";
-//  5. associate only the roles the user does not have yet; outputs roles
+//  4. resolve each role name in the USER's business unit (from the
+//     instance's RoleCache when it was resolved in the last role_cache_ms);
+//     an unknown name -> FAILED "role 'X' does not exist in business unit Y";
+//  5. associate only the roles the user does not have yet (the look of step 1
+//     expands the user's systemuserroles_association: no request of its own);
+//     a remembered roleid that Dataverse refuses is forgotten -> RETRY (the
+//     next attempt looks the role up again); outputs roles
 //     (comma list, as Dataverse spells them) and roles_added (associations
 //     this step made for this onboarding, across attempts);
 //  6. options.update_dynamics_email: PATCH internalemailaddress with
@@ -31,6 +35,7 @@
 #include <vector>
 
 #include "guestflow/plugin_sdk.h"
+#include "role_cache.h"
 #include "role_settings.h"
 #include "web_api.h"
 
@@ -51,7 +56,8 @@ struct RoleStepInput {
 // step needs.
 std::optional<RoleStepInput> ParseRoleStepInput(std::string_view input_json, std::string* error);
 
-sdk::StepResult RunRoleStep(sdk::Call& call, const RoleSettings& settings,
+// `roles`: the plugin instance's cache of resolved role names.
+sdk::StepResult RunRoleStep(sdk::Call& call, const RoleSettings& settings, RoleCache& roles,
                             const RoleStepInput& input);
 
 // Queries check() shares.

@@ -256,6 +256,85 @@ TEST_F(DataverseRoleTest, MakesTheGuestASystemUserWithTwoRoles) {
   const json journal = Journal();
   EXPECT_EQ(Count(journal, "POST", "/addUser?api-version=2023-06-01", 200), 1);
   EXPECT_EQ(Count(journal, "POST", "/systemuserroles_association/$ref", 204), 2);
+  // The user's roles came with its row ($expand): no request of their own.
+  EXPECT_EQ(Count(journal, "GET", "/systemuserroles_association"), 0);
+  EXPECT_EQ(Count(journal, "GET", "$expand=systemuserroles_association"), 2)
+      << "the look before addUser and the one after it";
+}
+
+TEST_F(DataverseRoleTest, TheNextGuestsTakeTheResolvedRolesFromTheCache) {
+  auto host = Host();
+  ASSERT_NE(host, nullptr);
+  const std::string first_id = LicensedGuest("ida@fabrikam.com");
+  Onboarding first = RoleOnboarding("ida@fabrikam.com", first_id, {"Salesperson", "Sales Manager"});
+  ASSERT_EQ(CloudTestEnv::RunStep(*host, first, StepKind::kRole).kind, Kind::kSucceeded);
+  EXPECT_EQ(Count(Journal(), "GET", "/roles?"), 2);
+
+  const std::string second_id = LicensedGuest("jon@fabrikam.com");
+  const int64_t seen = LastSequence();
+  Onboarding second =
+      RoleOnboarding("jon@fabrikam.com", second_id, {"sales manager", "Salesperson"});
+  const StepOutcome outcome = CloudTestEnv::RunStep(*host, second, StepKind::kRole);
+  ASSERT_EQ(outcome.kind, Kind::kSucceeded) << Describe(outcome);
+  // Spelled as Dataverse spells them, though asked for in lower case.
+  EXPECT_EQ(outcome.outputs.at("roles"), "Sales Manager,Salesperson");
+  EXPECT_EQ(outcome.outputs.at("roles_added"), "2");
+  const std::string su = outcome.outputs.at("systemuser_id");
+  EXPECT_EQ(RoleAssociations()[absl::StrCat(su, "|", kSalesperson)], 1);
+  EXPECT_EQ(RoleAssociations()[absl::StrCat(su, "|", kSalesManager)], 1);
+  const json journal = Journal(seen);
+  EXPECT_EQ(Count(journal, "GET", "/roles?"), 0);
+  // What a guest costs in Dataverse requests now: the look before addUser,
+  // the one after it, and one association per role.
+  int dataverse = 0;
+  for (const json& e : journal) {
+    if (absl::StrContains(e["path"].get<std::string>(), "/api/data/")) ++dataverse;
+  }
+  EXPECT_EQ(dataverse, 4) << journal.dump();
+}
+
+TEST_F(DataverseRoleTest, WithoutTheCacheEveryGuestLooksTheRolesUp) {
+  json settings = kFastPolls;
+  settings["role_cache_ms"] = 0;
+  auto host = Host(settings);
+  ASSERT_NE(host, nullptr);
+  for (const std::string email : {"kim@fabrikam.com", "lou@fabrikam.com"}) {
+    Onboarding o = RoleOnboarding(email, LicensedGuest(email), {"Salesperson"});
+    ASSERT_EQ(CloudTestEnv::RunStep(*host, o, StepKind::kRole).kind, Kind::kSucceeded);
+  }
+  EXPECT_EQ(Count(Journal(), "GET", "/roles?"), 2);
+}
+
+TEST_F(DataverseRoleTest, ARoleReplacedAfterItWasCachedIsLookedUpAgain) {
+  auto host = Host();
+  ASSERT_NE(host, nullptr);
+  const std::string first_id = LicensedGuest("max@fabrikam.com");
+  Onboarding first = RoleOnboarding("max@fabrikam.com", first_id, {"Salesperson"});
+  ASSERT_EQ(CloudTestEnv::RunStep(*host, first, StepKind::kRole).kind, Kind::kSucceeded);
+
+  // An admin deletes the role and creates another of the same name.
+  constexpr char kNewSalesperson[] = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4cff";
+  env_.emulator().state().Locked([&](emulator::CloudState& s) {
+    for (auto& role : s.FindEnvironmentById(kContosoEnvironment, nullptr)->roles) {
+      if (role.id == kSalesperson) role.id = kNewSalesperson;
+    }
+    return 0;
+  });
+
+  const std::string second_id = LicensedGuest("ned@fabrikam.com");
+  Onboarding second = RoleOnboarding("ned@fabrikam.com", second_id, {"Salesperson"});
+  const StepOutcome refused = CloudTestEnv::RunStep(*host, second, StepKind::kRole);
+  ASSERT_EQ(refused.kind, Kind::kRetry) << Describe(refused);
+  EXPECT_THAT(refused.error, HasSubstr("roleid " + std::string(kSalesperson)));
+  EXPECT_THAT(refused.error, HasSubstr("Does Not Exist"));
+  EXPECT_THAT(refused.error, HasSubstr("looked up again"));
+
+  const int64_t seen = LastSequence();
+  const StepOutcome again = CloudTestEnv::RunStep(*host, second, StepKind::kRole);
+  ASSERT_EQ(again.kind, Kind::kSucceeded) << Describe(again);
+  EXPECT_EQ(Count(Journal(seen), "GET", "/roles?"), 1);
+  EXPECT_EQ(
+      RoleAssociations()[absl::StrCat(again.outputs.at("systemuser_id"), "|", kNewSalesperson)], 1);
 }
 
 TEST_F(DataverseRoleTest, RunningAgainAssignsNothingNew) {
@@ -530,6 +609,10 @@ TEST_F(DataverseRoleTest, BadSettingsAreRefusedAtLoad) {
   host = PluginHost::Create(config, HostServices{});
   ASSERT_FALSE(host.ok());
   EXPECT_THAT(std::string(host.status().message()), HasSubstr("license_poll_ms"));
+  config.tenants = {Tenant({{"role_cache_ms", -1}})};
+  host = PluginHost::Create(config, HostServices{});
+  ASSERT_FALSE(host.ok());
+  EXPECT_THAT(std::string(host.status().message()), HasSubstr("role_cache_ms"));
 }
 
 class NoApplicationUserRoleTest : public DataverseRoleTest {

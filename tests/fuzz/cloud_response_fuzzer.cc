@@ -257,11 +257,13 @@ void RunSteps(const CloudAnswer& answer) {
     role.guest_email = guest.email;
     role.roles = {"Salesperson", "Customer Service Representative"};
     role.update_dynamics_email = true;
+    // One cache for both runs: the second may take its roles from it.
+    dataverse_role::RoleCache roles(settings.role_cache_ms);
     sdk::Call call = host.call();
-    CheckOutcome(dataverse_role::RunRoleStep(call, settings, role), "role");
+    CheckOutcome(dataverse_role::RunRoleStep(call, settings, roles, role), "role");
     role.sync_requested = true;
     call = host.call();
-    CheckOutcome(dataverse_role::RunRoleStep(call, settings, role), "role (sync requested)");
+    CheckOutcome(dataverse_role::RunRoleStep(call, settings, roles, role), "role (sync requested)");
     call = host.call();
     const sdk::StepResult checked = dataverse_role::CheckTenant(call, settings);
     GF_FUZZ_CHECK(checked.outcome == GF_STEP_SUCCEEDED, checked.error);
