@@ -7,8 +7,15 @@
 //
 // Only roles that were found are kept: an unknown name is looked up every
 // time (it fails the step, and someone may be creating the role). A roleid
-// that Dataverse then refuses (the role was deleted or replaced) is
-// forgotten by the caller (Forget) and looked up again.
+// that Dataverse no longer knows (the role was deleted, or deleted and made
+// again) is answered 404 at its association: the step then forgets what it
+// took from here (Forget) and retries, looking the names up again. Roles
+// associated before that one in the same attempt stay associated.
+//
+// What a cache cannot see: a role renamed, and another created under its old
+// name, within max_age_ms. The old roleid still exists, so guests get the
+// renamed role until the entry expires. Set role_cache_ms to 0 where roles
+// are renamed while onboardings run.
 //
 // Thread-safe: one cache per plugin instance, shared by the steps running on
 // it. The look-ups happen outside the lock; two steps that miss at once both

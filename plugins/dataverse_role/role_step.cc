@@ -158,7 +158,9 @@ class RoleStep {
 
   std::optional<StepResult> AssignRoles(DataverseApi& dv, const SystemUserRow& user) {
     // Resolve every name first: an unknown one fails the step before any
-    // association, so a typo never leaves half the roles assigned.
+    // association, so a typo never leaves half the roles assigned. (A role
+    // deleted after it was remembered is found missing only at its
+    // association, after the ones before it: see RoleCache.)
     struct Resolved {
       std::string id;
       std::string name;   // as Dataverse spells it
@@ -227,13 +229,21 @@ class RoleStep {
       // Someone associated it between the look and the POST (the status of
       // a duplicate is unconfirmed, the message and code are not).
       if (r.status() == 412 || r.Mentions("0x80040237") || r.Mentions("duplicate key")) continue;
-      if (role.from_cache) {
-        // The role may have been deleted or replaced since it was looked up:
-        // look it up again on the next attempt rather than trust the id.
-        roles_.Forget(instance, user.business_unit_id, role.asked);
+      // Dataverse does not know the roleid (404; Microsoft's Terraform
+      // provider reads 0x80060888 here as "role is not valid"): the role was
+      // deleted or replaced since it was looked up. Every role this attempt
+      // took from the cache may be as old: the next attempt looks them all up
+      // again rather than spend one attempt on each.
+      const bool unknown_role = r.status() == 404 || r.Mentions("0x80060888");
+      if (unknown_role) {
+        for (const Resolved& other : resolved) {
+          roles_.Forget(instance, user.business_unit_id, other.asked);
+        }
+      }
+      if (unknown_role && role.from_cache) {
         return StepResult::Retry(
             "POST systemuserroles_association/$ref of role '" + name + "' (roleid " + id +
-            ", looked up earlier) failed: " + r.CloudMessage() + "; the role is looked up again");
+            ", looked up earlier) failed: " + r.CloudMessage() + "; the roles are looked up again");
       }
       return Failure(r, "POST systemuserroles_association/$ref of role '" + name + "'");
     }

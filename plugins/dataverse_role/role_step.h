@@ -18,8 +18,9 @@
 //     an unknown name -> FAILED "role 'X' does not exist in business unit Y";
 //  5. associate only the roles the user does not have yet (the look of step 1
 //     expands the user's systemuserroles_association: no request of its own);
-//     a remembered roleid that Dataverse refuses is forgotten -> RETRY (the
-//     next attempt looks the role up again); outputs roles
+//     a remembered roleid that Dataverse answers 404 for (the role was
+//     deleted) -> every remembered role of the attempt is forgotten, RETRY
+//     (the next attempt looks them up again); outputs roles
 //     (comma list, as Dataverse spells them) and roles_added (associations
 //     this step made for this onboarding, across attempts);
 //  6. options.update_dynamics_email: PATCH internalemailaddress with
