@@ -62,7 +62,7 @@ StepOutcome Failed(std::string error) {
 
 }  // namespace
 
-PluginHost::PluginHost(HostServices services) : services_(services) {}
+PluginHost::PluginHost(HostServices services) : services_(std::move(services)) {}
 
 PluginHost::~PluginHost() = default;
 
