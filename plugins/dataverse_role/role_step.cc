@@ -241,9 +241,11 @@ class RoleStep {
         }
       }
       if (unknown_role && role.from_cache) {
-        return StepResult::Retry(
-            "POST systemuserroles_association/$ref of role '" + name + "' (roleid " + id +
-            ", looked up earlier) failed: " + r.CloudMessage() + "; the roles are looked up again");
+        std::string why = "POST systemuserroles_association/$ref of role '" + name;
+        why += "' (roleid " + id + ", looked up earlier) failed: ";
+        why += r.CloudMessage();
+        why += "; the roles are looked up again";
+        return StepResult::Retry(std::move(why));
       }
       return Failure(r, "POST systemuserroles_association/$ref of role '" + name + "'");
     }
