@@ -94,18 +94,18 @@ class ScriptedHost {
   gf_host_api api_{};
 };
 
-std::string SystemUserRow(std::string_view roles_json) {
+// A systemusers answer of one row; `roles_json` empty: without the expanded
+// systemuserroles_association.
+std::string SystemUserRow(const std::string& roles_json) {
   std::string row = std::string(R"({"value":[{"systemuserid":")") + kSystemUser +
                     R"(","isdisabled":false,"_businessunitid_value":")" + kBu +
                     R"(","internalemailaddress":"ada@fabrikam.com")";
-  if (!roles_json.empty())
-    row += std::string(R"(,"systemuserroles_association":)") + roles_json.data();
+  if (!roles_json.empty()) row += R"(,"systemuserroles_association":)" + roles_json;
   return row + "}]}";
 }
 
-std::string RoleRow(std::string_view id, std::string_view name) {
-  return std::string(R"({"value":[{"roleid":")") + id.data() + R"(","name":")" + name.data() +
-         R"("}]})";
+std::string RoleRow(const std::string& id, const std::string& name) {
+  return R"({"value":[{"roleid":")" + id + R"(","name":")" + name + R"("}]})";
 }
 
 RoleStepInput Input(std::vector<std::string> roles) {
