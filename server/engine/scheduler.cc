@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "server/common/logging.h"
 #include "server/common/status_macros.h"
@@ -112,21 +113,20 @@ void Scheduler::Loop() {
     RenewLeases();
     const int free_slots = options_.workers - in_flight_.load();
     if (free_slots > 0) {
-      absl::StatusOr<std::vector<Onboarding>> leased =
-          store_->LeaseDue(options_.owner, clock_->Now(), options_.lease, free_slots);
+      absl::StatusOr<std::vector<Leased>> leased = LeaseAndBegin(free_slots);
       if (!leased.ok()) {
         LogError(absl::StrCat("cannot lease due onboardings: ", leased.status().ToString()));
       } else {
-        for (Onboarding& o : *leased) {
+        for (Leased& l : *leased) {
           ++in_flight_;
-          std::string id = o.id;
+          std::string id = l.onboarding.id;
           {
             absl::MutexLock lock(&running_mu_);
             running_.insert(id);
           }
-          if (!pool_->TrySubmit([this, o = std::move(o)]() mutable {
-                const std::string id = o.id;
-                RunLeased(std::move(o), /*go_on=*/true);
+          if (!pool_->TrySubmit([this, l = std::move(l)]() mutable {
+                const std::string id = l.onboarding.id;
+                RunLeased(std::move(l), /*go_on=*/true);
                 absl::MutexLock lock(&running_mu_);
                 running_.erase(id);
               })) {
@@ -159,15 +159,41 @@ void Scheduler::Loop() {
 }
 
 absl::StatusOr<int> Scheduler::RunDueNow(int limit) {
-  GF_ASSIGN_OR_RETURN(std::vector<Onboarding> leased,
-                      store_->LeaseDue(options_.owner, clock_->Now(), options_.lease, limit));
+  GF_ASSIGN_OR_RETURN(std::vector<Leased> leased, LeaseAndBegin(limit));
   int ran = 0;
-  for (Onboarding& o : leased) {
+  for (Leased& l : leased) {
     ++in_flight_;
-    RunLeased(std::move(o), /*go_on=*/false);
+    RunLeased(std::move(l), /*go_on=*/false);
     ++ran;
   }
   return ran;
+}
+
+absl::StatusOr<std::vector<Scheduler::Leased>> Scheduler::LeaseAndBegin(int limit) {
+  const absl::Time now = clock_->Now();
+  // The ids BeginStep accepted. The store may call the change again (a
+  // transaction tried twice) and gives back only what it stored, so what
+  // counts is both: accepted, and RUNNING as given back.
+  absl::flat_hash_set<std::string> begun;
+  GF_ASSIGN_OR_RETURN(
+      std::vector<Onboarding> onboardings,
+      store_->LeaseDue(options_.owner, now, options_.lease, limit,
+                       [&](Onboarding& o) -> absl::StatusOr<std::vector<OnboardingEvent>> {
+                         GF_ASSIGN_OR_RETURN(std::vector<OnboardingEvent> events,
+                                             BeginStep(o, now, options_.owner));
+                         begun.insert(o.id);
+                         return events;
+                       }));
+  std::vector<Leased> leased;
+  leased.reserve(onboardings.size());
+  for (Onboarding& o : onboardings) {
+    const Step* step = CurrentStep(o);
+    const bool was_begun =
+        begun.contains(o.id) && step != nullptr && step->state == StepState::kRunning;
+    if (was_begun) Announce(o);
+    leased.push_back(Leased{std::move(o), was_begun});
+  }
+  return leased;
 }
 
 bool Scheduler::Stopping() {
@@ -175,9 +201,9 @@ bool Scheduler::Stopping() {
   return stopping_;
 }
 
-void Scheduler::RunLeased(Onboarding onboarding, bool go_on) {
-  const std::string id = onboarding.id;
-  absl::Status status = RunSteps(std::move(onboarding), go_on);
+void Scheduler::RunLeased(Leased leased, bool go_on) {
+  const std::string id = leased.onboarding.id;
+  absl::Status status = RunSteps(std::move(leased), go_on);
   if (!status.ok()) {
     LogError(absl::StrCat("step not stored: ", status.ToString()), absl::StrCat("onboarding=", id));
     (void)store_->ReleaseLease(id, options_.owner);
@@ -193,13 +219,17 @@ void Scheduler::Announce(const Onboarding& o) {
   if (!o.batch_id.empty()) feed_->Publish(BatchFeedKey(o.batch_id));
 }
 
-absl::Status Scheduler::RunSteps(Onboarding o, bool go_on) {
+absl::Status Scheduler::RunSteps(Leased leased, bool go_on) {
+  Onboarding o = std::move(leased.onboarding);
   // Record that the step is running, so that a crash from here on is seen as
-  // "this step was started" and the step (idempotent) runs again.
-  GF_ASSIGN_OR_RETURN(std::vector<OnboardingEvent> begin_events,
-                      BeginStep(o, clock_->Now(), options_.owner));
-  GF_ASSIGN_OR_RETURN(o, store_->UpdateOnboarding(o, begin_events));
-  Announce(o);
+  // "this step was started" and the step (idempotent) runs again. The lease
+  // usually did (LeaseAndBegin).
+  if (!leased.begun) {
+    GF_ASSIGN_OR_RETURN(std::vector<OnboardingEvent> begin_events,
+                        BeginStep(o, clock_->Now(), options_.owner));
+    GF_ASSIGN_OR_RETURN(o, store_->UpdateOnboarding(o, begin_events));
+    Announce(o);
+  }
   while (true) {
     GF_ASSIGN_OR_RETURN(std::optional<Onboarding> next, RunStepOf(std::move(o), go_on));
     if (!next.has_value()) return absl::OkStatus();

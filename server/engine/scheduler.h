@@ -75,13 +75,23 @@ class Scheduler {
   // may take longer than one lease (slow answers, waits for a rate limit),
   // and an expired lease would hand it to another worker while it runs.
   void RenewLeases();
+  // An onboarding this scheduler leased; `begun` when the lease's write also
+  // marked its current step RUNNING (and announced it).
+  struct Leased {
+    Onboarding onboarding;
+    bool begun = false;
+  };
+  // Leases at most `limit` due onboardings and, in the same write, marks the
+  // current step of each RUNNING (BeginStep): one write where a lease and a
+  // begin took two. An onboarding BeginStep refuses is leased as it was.
+  absl::StatusOr<std::vector<Leased>> LeaseAndBegin(int limit);
   // Runs the current step of a leased onboarding and stores its outcome;
   // with `go_on`, then every next step that is due at once, under the same
   // lease (see RunStepOf). Gives the lease back when it stops.
-  void RunLeased(Onboarding onboarding, bool go_on);
-  // Marks the current step RUNNING in the store, then runs steps as
-  // RunLeased says.
-  absl::Status RunSteps(Onboarding onboarding, bool go_on);
+  void RunLeased(Leased leased, bool go_on);
+  // Marks the current step RUNNING in the store unless the lease did, then
+  // runs steps as RunLeased says.
+  absl::Status RunSteps(Leased leased, bool go_on);
   // Runs the step `onboarding` has RUNNING in the store and stores its
   // outcome. With `go_on`, when the next step is due at once and the
   // scheduler is not stopping, that write also marks the next step RUNNING

@@ -22,7 +22,8 @@ absl::StatusOr<Onboarding> ObservedStore::DoUpdateOnboarding(
 }
 
 // Leases and the audit trail are not part of an onboarding as read
-// (GetOnboarding): those writes go through unobserved.
+// (GetOnboarding): those writes go through unobserved, but for a lease that
+// changes the onboardings it leases (DoLeaseDue).
 
 absl::StatusOr<Onboarding> ObservedStore::GetOnboarding(absl::string_view id) {
   return inner_->GetOnboarding(id);
@@ -41,10 +42,19 @@ absl::StatusOr<int64_t> ObservedStore::CountUnfinished() { return inner_->CountU
 
 absl::StatusOr<OnboardingStats> ObservedStore::Stats(absl::Time now) { return inner_->Stats(now); }
 
-absl::StatusOr<std::vector<Onboarding>> ObservedStore::LeaseDue(absl::string_view owner,
-                                                                absl::Time now,
-                                                                absl::Duration lease, int limit) {
-  return inner_->LeaseDue(owner, now, lease, limit);
+absl::StatusOr<std::vector<Onboarding>> ObservedStore::DoLeaseDue(absl::string_view owner,
+                                                                  absl::Time now,
+                                                                  absl::Duration lease, int limit,
+                                                                  const LeaseChange& change) {
+  absl::StatusOr<std::vector<Onboarding>> leased =
+      inner_->LeaseDue(owner, now, lease, limit, change);
+  // A lease alone changes nothing a reader sees; a lease with a change
+  // does. A lease that failed leased nothing it can name, and its
+  // transaction (changes included) is rolled back.
+  if (leased.ok() && change) {
+    for (const Onboarding& o : *leased) after_write_(o.id);
+  }
+  return leased;
 }
 
 absl::StatusOr<bool> ObservedStore::RenewLease(absl::string_view id, absl::string_view owner,

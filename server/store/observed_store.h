@@ -1,5 +1,6 @@
 // ObservedStore: a Store that forwards every call to another one and, after
-// every write of an onboarding (CreateOnboarding, UpdateOnboarding) returns,
+// every write of an onboarding (CreateOnboarding, UpdateOnboarding, a
+// LeaseDue with a change) returns,
 // whatever it returned, tells an observer that onboarding's id. What keeps a
 // cache of onboardings coherent with the store (server/api/onboarding_cache.h)
 // without trusting each writer to say what it wrote: every writer of a
@@ -39,10 +40,6 @@ class ObservedStore final : public Store {
       absl::string_view tenant, absl::string_view request_id) override;
   [[nodiscard]] absl::StatusOr<int64_t> CountUnfinished() override;
   [[nodiscard]] absl::StatusOr<OnboardingStats> Stats(absl::Time now) override;
-  [[nodiscard]] absl::StatusOr<std::vector<Onboarding>> LeaseDue(absl::string_view owner,
-                                                                 absl::Time now,
-                                                                 absl::Duration lease,
-                                                                 int limit) override;
   [[nodiscard]] absl::StatusOr<bool> RenewLease(absl::string_view id, absl::string_view owner,
                                                 absl::Time until) override;
   [[nodiscard]] absl::Status ReleaseLease(absl::string_view id, absl::string_view owner) override;
@@ -58,6 +55,9 @@ class ObservedStore final : public Store {
   [[nodiscard]] absl::StatusOr<Onboarding> DoUpdateOnboarding(
       const Onboarding& onboarding, const std::vector<OnboardingEvent>& events,
       absl::string_view release_lease_of, const std::vector<CloudCall>& cloud_calls) override;
+  [[nodiscard]] absl::StatusOr<std::vector<Onboarding>> DoLeaseDue(
+      absl::string_view owner, absl::Time now, absl::Duration lease, int limit,
+      const LeaseChange& change) override;
 
  private:
   const std::unique_ptr<Store> inner_;

@@ -183,6 +183,46 @@ absl::Status Announce(PgSession& s, const Onboarding& o, absl::string_view origi
       .status();
 }
 
+// UpdateOnboarding's write, inside the caller's transaction; gives back the
+// onboarding as stored.
+absl::StatusOr<Onboarding> UpdateInTransaction(PgSession& s, const Onboarding& o,
+                                               const std::vector<OnboardingEvent>& events,
+                                               absl::string_view release_lease_of,
+                                               const std::vector<CloudCall>& cloud_calls,
+                                               absl::string_view origin) {
+  GF_ASSIGN_OR_RETURN(PgResult updated, s.Exec(kUpdateOnboarding, PgParams()
+                                                                      .Text(o.id)
+                                                                      .Append(MutableFields(o))
+                                                                      .Time(o.update_time)
+                                                                      .OptTime(o.finish_time)
+                                                                      .OptTime(o.due_time)
+                                                                      .Text(release_lease_of)
+                                                                      .Int(o.version)));
+  if (updated.rows() == 0) {
+    GF_ASSIGN_OR_RETURN(PgResult current, s.Exec("SELECT version FROM onboardings WHERE id = $1",
+                                                 PgParams().Text(o.id)));
+    if (current.rows() == 0) return OnboardingNotFound(o.id);
+    return absl::AbortedError(absl::StrCat("onboarding ", o.id,
+                                           " was changed concurrently (version ", current.Int(0, 0),
+                                           ", expected ", o.version, ")"));
+  }
+  GF_RETURN_IF_ERROR(
+      s.Exec("DELETE FROM steps WHERE onboarding_id = $1", PgParams().Text(o.id)).status());
+  GF_RETURN_IF_ERROR(InsertSteps(s, o.id, o.steps));
+  if (!events.empty()) {
+    // The UPDATE holds the onboarding's row lock: no other writer numbers
+    // events of this onboarding until commit.
+    GF_ASSIGN_OR_RETURN(
+        PgResult max,
+        s.Exec("SELECT COALESCE(MAX(sequence), 0) FROM events WHERE onboarding_id = $1",
+               PgParams().Text(o.id)));
+    GF_RETURN_IF_ERROR(InsertEvents(s, o.id, events, max.Int(0, 0) + 1));
+  }
+  GF_RETURN_IF_ERROR(InsertCloudCalls(s, cloud_calls));
+  GF_RETURN_IF_ERROR(Announce(s, o, origin));
+  return ReadOnboarding(s, o.id);
+}
+
 bool OldestFirst(const Onboarding& a, const Onboarding& b) {
   return std::tie(a.create_time, a.id) < std::tie(b.create_time, b.id);
 }
@@ -314,44 +354,16 @@ absl::StatusOr<Onboarding> PgStore::DoUpdateOnboarding(const Onboarding& o,
                                                        const std::vector<CloudCall>& cloud_calls) {
   Onboarding stored;
   GF_RETURN_IF_ERROR(pool_->InTransaction([&](PgSession& s) -> absl::Status {
-    GF_ASSIGN_OR_RETURN(PgResult updated, s.Exec(kUpdateOnboarding, PgParams()
-                                                                        .Text(o.id)
-                                                                        .Append(MutableFields(o))
-                                                                        .Time(o.update_time)
-                                                                        .OptTime(o.finish_time)
-                                                                        .OptTime(o.due_time)
-                                                                        .Text(release_lease_of)
-                                                                        .Int(o.version)));
-    if (updated.rows() == 0) {
-      GF_ASSIGN_OR_RETURN(PgResult current, s.Exec("SELECT version FROM onboardings WHERE id = $1",
-                                                   PgParams().Text(o.id)));
-      if (current.rows() == 0) return OnboardingNotFound(o.id);
-      return absl::AbortedError(absl::StrCat("onboarding ", o.id,
-                                             " was changed concurrently (version ",
-                                             current.Int(0, 0), ", expected ", o.version, ")"));
-    }
-    GF_RETURN_IF_ERROR(
-        s.Exec("DELETE FROM steps WHERE onboarding_id = $1", PgParams().Text(o.id)).status());
-    GF_RETURN_IF_ERROR(InsertSteps(s, o.id, o.steps));
-    if (!events.empty()) {
-      // The UPDATE holds the onboarding's row lock: no other writer numbers
-      // events of this onboarding until commit.
-      GF_ASSIGN_OR_RETURN(
-          PgResult max,
-          s.Exec("SELECT COALESCE(MAX(sequence), 0) FROM events WHERE onboarding_id = $1",
-                 PgParams().Text(o.id)));
-      GF_RETURN_IF_ERROR(InsertEvents(s, o.id, events, max.Int(0, 0) + 1));
-    }
-    GF_RETURN_IF_ERROR(InsertCloudCalls(s, cloud_calls));
-    GF_RETURN_IF_ERROR(Announce(s, o, origin_));
-    GF_ASSIGN_OR_RETURN(stored, ReadOnboarding(s, o.id));
+    GF_ASSIGN_OR_RETURN(stored,
+                        UpdateInTransaction(s, o, events, release_lease_of, cloud_calls, origin_));
     return absl::OkStatus();
   }));
   return stored;
 }
 
-absl::StatusOr<std::vector<Onboarding>> PgStore::LeaseDue(absl::string_view owner, absl::Time now,
-                                                          absl::Duration lease, int limit) {
+absl::StatusOr<std::vector<Onboarding>> PgStore::DoLeaseDue(absl::string_view owner, absl::Time now,
+                                                            absl::Duration lease, int limit,
+                                                            const LeaseChange& change) {
   if (owner.empty()) return absl::InvalidArgumentError("lease owner is empty");
   if (lease <= absl::ZeroDuration()) return absl::InvalidArgumentError("lease must be positive");
   std::vector<Onboarding> leased;
@@ -363,6 +375,14 @@ absl::StatusOr<std::vector<Onboarding>> PgStore::LeaseDue(absl::string_view owne
         s.Exec(kLeaseDue, PgParams().Time(now).Int(limit).Text(owner).Time(now + lease)));
     for (int i = 0; i < ids.rows(); ++i) {
       GF_ASSIGN_OR_RETURN(Onboarding onboarding, ReadOnboarding(s, ids.Text(i, 0)));
+      if (change) {
+        Onboarding changed = onboarding;
+        if (absl::StatusOr<std::vector<OnboardingEvent>> events = change(changed); events.ok()) {
+          // The lease is kept: release_lease_of is empty.
+          GF_ASSIGN_OR_RETURN(onboarding,
+                              UpdateInTransaction(s, changed, *events, "", {}, origin_));
+        }
+      }
       leased.push_back(std::move(onboarding));
     }
     return absl::OkStatus();

@@ -51,10 +51,6 @@ class PgStore : public Store {
   [[nodiscard]] absl::StatusOr<Onboarding> GetOnboarding(absl::string_view id) override;
   [[nodiscard]] absl::StatusOr<OnboardingPage> ListOnboardings(
       const ListOnboardingsQuery& query) override;
-  [[nodiscard]] absl::StatusOr<std::vector<Onboarding>> LeaseDue(absl::string_view owner,
-                                                                 absl::Time now,
-                                                                 absl::Duration lease,
-                                                                 int limit) override;
   [[nodiscard]] absl::Status ReleaseLease(absl::string_view id, absl::string_view owner) override;
   [[nodiscard]] absl::Status ReleaseAllLeases() override;
   [[nodiscard]] absl::StatusOr<std::optional<Onboarding>> FindByRequestId(
@@ -74,6 +70,9 @@ class PgStore : public Store {
   [[nodiscard]] absl::StatusOr<Onboarding> DoUpdateOnboarding(
       const Onboarding& onboarding, const std::vector<OnboardingEvent>& events,
       absl::string_view release_lease_of, const std::vector<CloudCall>& cloud_calls) override;
+  [[nodiscard]] absl::StatusOr<std::vector<Onboarding>> DoLeaseDue(
+      absl::string_view owner, absl::Time now, absl::Duration lease, int limit,
+      const LeaseChange& change) override;
 
  private:
   PgStore(std::shared_ptr<PgPool> pool, std::string origin)

@@ -399,11 +399,9 @@ class SqliteStore::Impl {
   }
 
   // `owner` not empty, `lease` and `limit` positive.
-  absl::StatusOr<std::vector<Onboarding>> LeaseDueInWriteTransaction(absl::string_view owner,
-                                                                     absl::Time now,
-                                                                     absl::Duration lease,
-                                                                     int limit)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+  absl::StatusOr<std::vector<Onboarding>> LeaseDueInWriteTransaction(
+      absl::string_view owner, absl::Time now, absl::Duration lease, int limit,
+      const LeaseChange& change) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     std::vector<Onboarding> leased;
     GF_RETURN_IF_ERROR([&]() -> absl::Status {
       std::vector<std::string> ids;
@@ -426,6 +424,13 @@ class SqliteStore::Impl {
           GF_RETURN_IF_ERROR(update.Run());
         }
         GF_ASSIGN_OR_RETURN(Onboarding onboarding, Get(id));
+        if (change) {
+          Onboarding changed = onboarding;
+          if (absl::StatusOr<std::vector<OnboardingEvent>> events = change(changed); events.ok()) {
+            // The lease is kept: release_lease_of is empty.
+            GF_ASSIGN_OR_RETURN(onboarding, UpdateInWriteTransaction(changed, *events, ""));
+          }
+        }
         leased.push_back(std::move(onboarding));
       }
       return absl::OkStatus();
@@ -862,15 +867,17 @@ absl::StatusOr<Onboarding> SqliteStore::DoUpdateOnboarding(
   return stored;
 }
 
-absl::StatusOr<std::vector<Onboarding>> SqliteStore::LeaseDue(absl::string_view owner,
-                                                              absl::Time now, absl::Duration lease,
-                                                              int limit) {
+absl::StatusOr<std::vector<Onboarding>> SqliteStore::DoLeaseDue(absl::string_view owner,
+                                                                absl::Time now,
+                                                                absl::Duration lease, int limit,
+                                                                const LeaseChange& change) {
   if (owner.empty()) return absl::InvalidArgumentError("lease owner is empty");
   if (lease <= absl::ZeroDuration()) return absl::InvalidArgumentError("lease must be positive");
   std::vector<Onboarding> leased;
   if (limit <= 0) return leased;
   GF_RETURN_IF_ERROR(Write([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS -> absl::Status {
-    GF_ASSIGN_OR_RETURN(leased, impl_->LeaseDueInWriteTransaction(owner, now, lease, limit));
+    GF_ASSIGN_OR_RETURN(leased,
+                        impl_->LeaseDueInWriteTransaction(owner, now, lease, limit, change));
     return absl::OkStatus();
   }));
   return leased;

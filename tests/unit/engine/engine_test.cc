@@ -408,12 +408,16 @@ TEST_F(EngineTest, AStepsCloudCallsAreStoredWithItsOutcome) {
   EXPECT_EQ(calls[0].caller, "ops@contoso");
 }
 
-// Forwards to a real store; fails every update that carries cloud calls
-// while `fail_outcomes` is set (a step's outcome that cannot be stored).
+// Forwards to a real store and counts UpdateOnboarding calls; fails every
+// update that carries cloud calls while `fail_outcomes` is set (a step's
+// outcome that cannot be stored), and leases without the caller's change while
+// `drop_lease_changes` is (a store that leases only).
 class OutcomeFailingStore : public Store {
  public:
   explicit OutcomeFailingStore(Store* store) : store_(store) {}
   bool fail_outcomes = false;
+  bool drop_lease_changes = false;
+  int updates = 0;
 
   absl::StatusOr<CreateResult> CreateOnboarding(const Onboarding& o,
                                                 const OnboardingEvent& e) override {
@@ -431,10 +435,6 @@ class OutcomeFailingStore : public Store {
   }
   absl::StatusOr<int64_t> CountUnfinished() override { return store_->CountUnfinished(); }
   absl::StatusOr<OnboardingStats> Stats(absl::Time now) override { return store_->Stats(now); }
-  absl::StatusOr<std::vector<Onboarding>> LeaseDue(absl::string_view owner, absl::Time now,
-                                                   absl::Duration lease, int limit) override {
-    return store_->LeaseDue(owner, now, lease, limit);
-  }
   absl::StatusOr<bool> RenewLease(absl::string_view id, absl::string_view owner,
                                   absl::Time until) override {
     return store_->RenewLease(id, owner, until);
@@ -460,8 +460,14 @@ class OutcomeFailingStore : public Store {
                                                 const std::vector<OnboardingEvent>& events,
                                                 absl::string_view release_lease_of,
                                                 const std::vector<CloudCall>& calls) override {
+    ++updates;
     if (fail_outcomes && !calls.empty()) return absl::UnavailableError("disk on fire");
     return store_->UpdateOnboarding(o, events, release_lease_of, calls);
+  }
+  absl::StatusOr<std::vector<Onboarding>> DoLeaseDue(absl::string_view owner, absl::Time now,
+                                                     absl::Duration lease, int limit,
+                                                     const LeaseChange& change) override {
+    return store_->LeaseDue(owner, now, lease, limit, drop_lease_changes ? nullptr : change);
   }
 
  private:
@@ -480,6 +486,38 @@ TEST_F(EngineTest, AStepsCloudCallsAreAuditedEvenWhenItsOutcomeIsNot) {
   EXPECT_EQ(CallsOf(store_.get(), id).size(), 2u);
   const Onboarding o = Get(id);
   EXPECT_EQ(o.FindStep(StepKind::kInvite)->state, StepState::kRunning) << "outcome not stored";
+}
+
+// The lease marks the first step RUNNING in its own write: a step run from
+// the queue costs one more write (its outcome), not two (start, outcome). A
+// store that leased without the change gets the start written apart. The
+// history is the same both ways.
+TEST_F(EngineTest, TheLeaseStartsTheStepInTheSameWrite) {
+  for (const bool drop : {false, true}) {
+    SCOPED_TRACE(drop ? "the store dropped the change" : "the lease started the step");
+    OutcomeFailingStore counting(store_.get());
+    counting.drop_lease_changes = drop;
+    Scheduler scheduler(&counting, &runner_, &clock_, &feed_, SchedulerOptions{});
+    const std::string id = StartOne();
+    EXPECT_CALL(runner_, Run(_, StepKind::kInvite))
+        .WillOnce(Invoke([&](const Onboarding& o, StepKind) {
+          // What the step sees is what the store holds: RUNNING.
+          EXPECT_EQ(o.FindStep(StepKind::kInvite)->state, StepState::kRunning);
+          EXPECT_EQ(Get(id).FindStep(StepKind::kInvite)->state, StepState::kRunning);
+          return Succeeded();
+        }));
+    EXPECT_EQ(*scheduler.RunDueNow(), 1);
+    EXPECT_EQ(counting.updates, drop ? 2 : 1);
+    const Onboarding o = Get(id);
+    EXPECT_EQ(o.version, 3) << "created, started, outcome";
+    EXPECT_EQ(o.FindStep(StepKind::kInvite)->state, StepState::kSucceeded);
+    auto events = engine_->Events(id, 0, 100);
+    ASSERT_TRUE(events.ok());
+    std::vector<std::string> types;
+    for (const OnboardingEvent& e : *events) types.push_back(e.type);
+    EXPECT_THAT(types, ::testing::ElementsAre("created", "step_started", "step_succeeded"));
+    ASSERT_TRUE(engine_->Cancel(id).ok());
+  }
 }
 
 // Waits (real time, bounded) until `done` holds.

@@ -1,7 +1,7 @@
 // ObservedStore over a real SQLite store: every write of an onboarding is
 // reported after it returns, whatever it returned; reads and the writes that
-// are not part of an onboarding as read (leases, the audit trail) are not;
-// everything is forwarded.
+// are not part of an onboarding as read (leases without a change, the audit
+// trail) are not; everything is forwarded.
 #include "server/store/observed_store.h"
 
 #include <unistd.h>
@@ -123,6 +123,23 @@ TEST_F(ObservedStoreTest, ReadsLeasesAndTheAuditTrailAreForwardedUnreported) {
   EXPECT_EQ(stats.due, 1);
 
   EXPECT_THAT(written_, IsEmpty());
+}
+
+// A lease that changes the onboardings it leases (the scheduler's, which marks
+// the first step RUNNING) is a write of them: reported, after the change is
+// stored.
+TEST_F(ObservedStoreTest, ALeaseWithAChangeReportsWhatItLeased) {
+  ASSERT_TRUE(store_->CreateOnboarding(NewOnboarding("o-1"), NewEvent("created")).ok());
+  written_.clear();
+  GF_ASSERT_OK_AND_ASSIGN(
+      std::vector<Onboarding> leased,
+      store_->LeaseDue("me", kT0 + absl::Seconds(1), absl::Minutes(1), 10,
+                       [](Onboarding& o) -> absl::StatusOr<std::vector<OnboardingEvent>> {
+                         o.state = OnboardingState::kRunning;
+                         return std::vector<OnboardingEvent>{NewEvent("step_started")};
+                       }));
+  ASSERT_EQ(leased.size(), 1u);
+  EXPECT_THAT(written_, ElementsAre("o-1@2"));
 }
 
 }  // namespace

@@ -784,6 +784,58 @@ TEST_P(StoreContractTest, LeaseDueHonoursTheLimit) {
                                    ElementsAre("ob-4"), ::testing::IsEmpty()));
 }
 
+// A lease with a change stores what the change made of each onboarding it
+// leases, with its events, in the same write; one the change refuses is leased
+// unchanged. The lease is kept either way.
+TEST_P(StoreContractTest, LeaseDueWithAChangeStoresItInTheSameWrite) {
+  for (const char* id : {"ob-a", "ob-b"}) {
+    GF_ASSERT_OK_AND_ASSIGN(Onboarding o,
+                            Create(NewOnboarding(id, "contoso", kT0 - absl::Seconds(10))));
+  }
+  int calls = 0;
+  GF_ASSERT_OK_AND_ASSIGN(
+      std::vector<Onboarding> leased,
+      store_->LeaseDue("worker-a", kT0, absl::Minutes(1), 10,
+                       [&](Onboarding& o) -> absl::StatusOr<std::vector<OnboardingEvent>> {
+                         ++calls;
+                         if (o.id == "ob-b") return absl::FailedPreconditionError("not this one");
+                         o.state = OnboardingState::kRunning;
+                         o.steps[0].state = StepState::kRunning;
+                         o.steps[0].start_time = kT0;
+                         o.update_time = kT0;
+                         return std::vector<OnboardingEvent>{NewEvent("step_started")};
+                       }));
+  EXPECT_GE(calls, 2);
+  ASSERT_THAT(Ids(leased), ::testing::ElementsAre("ob-a", "ob-b"));
+  // Given back as stored: changed and version 2, or as it was.
+  EXPECT_EQ(leased[0].version, 2);
+  EXPECT_EQ(leased[0].state, OnboardingState::kRunning);
+  EXPECT_EQ(leased[0].steps[0].state, StepState::kRunning);
+  EXPECT_EQ(leased[1].version, 1);
+  EXPECT_EQ(leased[1].steps[0].state, StepState::kPending);
+
+  GF_ASSERT_OK_AND_ASSIGN(Onboarding a, store_->GetOnboarding("ob-a"));
+  EXPECT_EQ(a.version, 2);
+  EXPECT_EQ(a.state, OnboardingState::kRunning);
+  EXPECT_EQ(a.steps[0].state, StepState::kRunning);
+  EXPECT_EQ(a.steps[0].start_time, kT0);
+  GF_ASSERT_OK_AND_ASSIGN(std::vector<OnboardingEvent> events, store_->ListEvents("ob-a", 0, 10));
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].sequence, 2);
+  EXPECT_EQ(events[1].type, "step_started");
+  GF_ASSERT_OK_AND_ASSIGN(Onboarding b, store_->GetOnboarding("ob-b"));
+  EXPECT_EQ(b.version, 1);
+  GF_ASSERT_OK_AND_ASSIGN(events, store_->ListEvents("ob-b", 0, 10));
+  EXPECT_EQ(events.size(), 1u);
+
+  // Both stay leased to worker-a; its next write (version 2) goes through.
+  GF_ASSERT_OK_AND_ASSIGN(std::vector<Onboarding> again,
+                          store_->LeaseDue("worker-b", kT0, absl::Minutes(1), 10));
+  EXPECT_TRUE(again.empty());
+  GF_ASSERT_OK_AND_ASSIGN(Onboarding updated, store_->UpdateOnboarding(a, {}, "worker-a"));
+  EXPECT_EQ(updated.version, 3);
+}
+
 // Four workers on their own handles lease in small bites at once: every due
 // onboarding goes to exactly one of them.
 TEST_P(StoreContractTest, RacingWorkersNeverLeaseOneOnboardingTwice) {
