@@ -95,10 +95,18 @@ struct RateLimiter::Bucket {
 
 struct RateLimiter::Waiter {
   absl::CondVar cv;
+  // When it wakes by itself: its planned slot, or its deadline.
+  absl::Time wake_at = absl::InfiniteFuture();
 };
 
-void RateLimiter::SignalFirst(Bucket& b) {
-  if (!b.queue.empty()) b.queue.front()->cv.Signal();
+void RateLimiter::SignalFirst(Bucket& b, absl::Time now) {
+  if (b.queue.empty()) return;
+  Waiter& first = *b.queue.front();
+  // A first that wakes by itself by its slot needs no signal: the slots of a
+  // line follow each other as planned unless someone left it (or a cap holds
+  // it back, and then only a signal says a slot is free).
+  if (b.concurrent == 0 && first.wake_at <= EarliestSlot(b, now, 0)) return;
+  first.cv.Signal();
 }
 
 void RateLimiter::SignalEveryone(Bucket& b) {
@@ -365,8 +373,8 @@ RateLimiter::Permit RateLimiter::Acquire(const RateKey& key, absl::string_view m
   Waiter me;
   b.queue.push_back(&me);
   while (true) {
-    // Found at most twice per request (when it joins the line and when it
-    // is woken as the first), however long the line.
+    // Found once per wake-up: when it joins the line and, mostly, when its
+    // slot comes.
     const auto it = std::find(b.queue.begin(), b.queue.end(), &me);
     const size_t position = static_cast<size_t>(it - b.queue.begin());
     slot = EarliestSlot(b, now, position);
@@ -380,21 +388,25 @@ RateLimiter::Permit RateLimiter::Acquire(const RateKey& key, absl::string_view m
         if (static_cast<int64_t>(b.sent.size()) > b.requests) b.sent.pop_front();
         if (now < b.recover_until) b.paced_from = std::max(b.paced_from, now) + b.spacing;
       }
-      SignalFirst(b);  // the next in line is now first
+      SignalFirst(b, now);  // the next in line is now first
       return Grant(b, start, now, /*take_slot=*/true);
     }
     // A pause or new limits can push the slot past the deadline while it
     // waits: give up as soon as that is known.
     if (slot > deadline || now >= deadline || stop_waiting_) {
       b.queue.erase(it);
-      if (position == 0) SignalFirst(b);
+      if (position == 0) SignalFirst(b, now);
       return Refuse(b, slot - now);
     }
-    // The first waits for its slot (or a free concurrency slot: a signal);
-    // the others until they are first (a signal), or for a pause, new limits
-    // or StopWaiting (which wake everyone), or their deadline. Moving up the
-    // line only brings a slot nearer, so nothing else can refuse them.
-    WaitUntil(me.cv, now, position == 0 && slot > now ? slot : deadline);
+    // Each waits for its planned slot: the first for its own (or a free
+    // concurrency slot: a signal), the others for the one they will have
+    // when those before them have left on time, so that a request queued
+    // behind others sleeps once, not until it is first and then again until
+    // its slot. Someone leaving the line early, a pause, new limits or
+    // StopWaiting wake it sooner (SignalFirst, SignalEveryone). Moving up the
+    // line only brings a slot nearer, so nothing else can refuse it.
+    me.wake_at = slot > now ? std::min(slot, deadline) : deadline;
+    WaitUntil(me.cv, now, me.wake_at);
     ++b.stats.wakeups;
     now = clock_->Now();
   }
@@ -410,7 +422,7 @@ void RateLimiter::Finish(Permit& permit, const HttpResponse* response) {
     --b.in_flight;
     // Only the first in line can take the slot, and only a cap makes it
     // wait for one (without, it sleeps until its slot: leave it be).
-    if (b.concurrent > 0) SignalFirst(b);
+    if (b.concurrent > 0) SignalFirst(b, clock_->Now());
   }
   if (response == nullptr) return;
   const std::string retry_after = response->Header("Retry-After");

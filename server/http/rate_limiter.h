@@ -47,10 +47,12 @@
 // and the caller answers the plugin as throttled without sending.
 //
 // Time comes from the injected Clock. Each waiting request sleeps on a
-// CondVar of its own and is woken when it becomes first in line (or a
-// concurrency slot frees while it is first), or by a pause, new limits or
-// StopWaiting: a grant wakes one waiter, not the whole line. With the real
-// clock the first one's wait ends exactly at its slot; with a FakeClock the
+// CondVar of its own until its planned slot (the one it gets when those
+// before it leave on time), and is woken sooner only when that slot moved
+// nearer (one before it gave up, or, with a concurrency cap, a slot freed
+// while it is first) or by a pause, new limits or StopWaiting: a request
+// queued behind others sleeps once, and a grant wakes nobody else. With the
+// real clock a wait ends exactly at its slot; with a FakeClock the
 // waiter looks at the clock again every RateLimiterOptions::wait_slice of
 // real time (tests use 1 ms), so that a test moves time with
 // FakeClock::Advance and never sleeps.
@@ -222,8 +224,9 @@ class RateLimiter {
   void WaitUntil(absl::CondVar& cv, absl::Time now, absl::Time wake_at)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Wakes the first limited request waiting in line (its turn may have
-  // come: the one before it left, or a concurrency slot freed).
-  void SignalFirst(Bucket& bucket) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // come: the one before it left, or a concurrency slot freed), unless it
+  // is asleep only until its slot, as of `now`, anyway.
+  void SignalFirst(Bucket& bucket, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Wakes every request waiting in the bucket (a pause, new limits,
   // StopWaiting: any of them may now be refused).
   void SignalEveryone(Bucket& bucket) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -461,6 +461,38 @@ TEST(RateLimiterTest, AnswersDoNotWakeARequestWaitingForItsSlot) {
   EXPECT_LE(StatsOf(limiter, kGraph).wakeups, 2);
 }
 
+// A line waiting for the token bucket: each request sleeps until its planned
+// slot and leaves then, once, in arrival order; a grant does not wake the next
+// one (which would look, and sleep again until its slot). Sleeping until
+// first in line, then until the slot, took about two wake-ups a request.
+TEST(RateLimiterTest, AQueuedRequestSleepsOnceUntilItsSlot) {
+  constexpr int kWaiters = 6;
+  // Two tokens, one every 60 ms. With a bucket of more than one, a request
+  // that leaves a little after its slot does not move the next one's (GCRA's
+  // tolerance absorbs it), as in the Graph write bucket of 1,500 per 15 s.
+  RateLimiter limiter(GraphLimits(2, absl::Milliseconds(120)),
+                      {Clock::Real(), absl::InfiniteDuration(), absl::ZeroDuration()});
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(limiter.Acquire(kGraph, "POST").granted());
+  std::vector<std::future<Permit>> waiters;
+  for (int i = 0; i < kWaiters; ++i) {
+    waiters.push_back(AcquireAsync(limiter, kGraph));
+    AwaitWaiting(limiter, kGraph, i + 1);
+  }
+  absl::Duration last_wait = absl::ZeroDuration();
+  for (int i = 0; i < kWaiters; ++i) {
+    Permit permit = Get(limiter, waiters[i]);
+    ASSERT_TRUE(permit.granted()) << i;
+    EXPECT_GT(permit.waited(), last_wait) << "left out of order: " << i;
+    last_wait = permit.waited();
+  }
+  const RateKeyStats stats = StatsOf(limiter, kGraph);
+  EXPECT_EQ(stats.sent, kWaiters + 2);
+  // One each, with room for a thread the machine ran late (it wakes at its
+  // slot before the one ahead has left, and sleeps once more).
+  EXPECT_LE(stats.wakeups, kWaiters + kWaiters / 2)
+      << "a line of " << kWaiters << " woke " << stats.wakeups << " times";
+}
+
 TEST(RateLimiterTest, GraphReadsAreNotLimited) {
   FakeClock clock;
   RateLimiter limiter(GraphLimits(1, absl::Seconds(10), absl::Seconds(1)), Exact(&clock));
