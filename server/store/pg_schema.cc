@@ -138,6 +138,11 @@ CREATE TABLE replicas (
 );
 )sql";
 
+// SQLite's migration 8 rebuilds its cloud_calls without AUTOINCREMENT; here
+// the sequence is a BIGSERIAL, which writes no table per insert: nothing to
+// change, and the version moves with SQLite's.
+constexpr char kCloudCallsByRowid[] = "SELECT 1;";
+
 // One key for every guestflow database: migrations of one database never run
 // side by side (those of two databases on one server wait for each other, a
 // few milliseconds once).
@@ -169,6 +174,7 @@ const std::vector<PgMigration>& PgMigrations() {
       {5, "cloud_calls table: the audit trail", kCloudCalls},
       {6, "who asked: onboardings.requested_by, cloud_calls.caller", kRequestedBy},
       {7, "replicas table: heartbeats of the replicas sharing a database", kReplicas},
+      {8, "cloud_calls numbered by rowid, without AUTOINCREMENT (SQLite only)", kCloudCallsByRowid},
   };
   return *kMigrations;
 }

@@ -172,6 +172,43 @@ CREATE TABLE replicas (
 ) STRICT;
 )sql";
 
+// The audit trail numbered by its rowid alone. AUTOINCREMENT kept the
+// largest sequence ever given in sqlite_sequence, a second b-tree written by
+// every insert (a page of every commit that stores a step's calls), so that
+// a deleted newest call's number is never given again; guestflowd never
+// deletes a call, so the rowid (the largest + 1) gives the same numbers.
+// SQLite cannot drop AUTOINCREMENT from a table: it is rebuilt, sequences
+// kept (dropping the old table drops its sqlite_sequence row).
+constexpr char kCloudCallsByRowid[] = R"sql(
+CREATE TABLE cloud_calls_by_rowid (
+  sequence        INTEGER NOT NULL PRIMARY KEY,
+  onboarding_id   TEXT    NOT NULL,
+  tenant          TEXT    NOT NULL,
+  step            TEXT    NOT NULL DEFAULT '',
+  plugin          TEXT    NOT NULL DEFAULT '',
+  actor           TEXT    NOT NULL DEFAULT '',
+  time            INTEGER NOT NULL,
+  duration_us     INTEGER NOT NULL DEFAULT 0,
+  method          TEXT    NOT NULL,
+  url             TEXT    NOT NULL,
+  service         TEXT    NOT NULL DEFAULT '',
+  status          INTEGER NOT NULL DEFAULT 0,
+  transport_error TEXT    NOT NULL DEFAULT '',
+  request_id      TEXT    NOT NULL DEFAULT '',
+  caller          TEXT    NOT NULL DEFAULT ''
+) STRICT;
+INSERT INTO cloud_calls_by_rowid (sequence, onboarding_id, tenant, step, plugin, actor, time,
+                                  duration_us, method, url, service, status, transport_error,
+                                  request_id, caller)
+  SELECT sequence, onboarding_id, tenant, step, plugin, actor, time, duration_us, method, url,
+         service, status, transport_error, request_id, caller
+  FROM cloud_calls;
+DROP TABLE cloud_calls;
+ALTER TABLE cloud_calls_by_rowid RENAME TO cloud_calls;
+CREATE INDEX cloud_calls_by_onboarding ON cloud_calls (onboarding_id, sequence);
+CREATE INDEX cloud_calls_by_tenant ON cloud_calls (tenant, sequence);
+)sql";
+
 absl::Status ExecError(sqlite3* db, int rc, absl::string_view what) {
   std::string message = absl::StrCat(what, ": ", sqlite3_errmsg(db));
   int primary = rc & 0xff;
@@ -223,6 +260,7 @@ const std::vector<SqliteMigration>& SqliteMigrations() {
       {5, "cloud_calls table: the audit trail", kCloudCalls},
       {6, "who asked: onboardings.requested_by, cloud_calls.caller", kRequestedBy},
       {7, "replicas table: heartbeats of the replicas sharing a database", kReplicas},
+      {8, "cloud_calls numbered by rowid, without AUTOINCREMENT", kCloudCallsByRowid},
   };
   return *kMigrations;
 }

@@ -157,6 +157,77 @@ TEST(SqliteMigrationsTest, AnOlderDatabaseIsUpgradedAndKeepsItsRows) {
   EXPECT_EQ(events[0].sequence, 3);
 }
 
+// Migration 8 rebuilds the audit trail without AUTOINCREMENT: the calls of a
+// database at version 7 keep their sequences and every column, the next call
+// is numbered after the last, and no insert writes sqlite_sequence any more.
+TEST(SqliteMigrationsTest, TheAuditTrailKeepsItsSequencesWithoutAutoincrement) {
+  ScratchDir dir;
+  std::string path = dir.File("v7.db");
+  {
+    RawDb raw(path);
+    GF_ASSERT_OK(MigrateSqliteSchema(raw.get(), FirstMigrations(7), kT0));
+    // AUTOINCREMENT numbers 1, 2 and 3; the 3rd is left with the largest
+    // number, 40, as a call numbered by an older build could be.
+    GF_ASSERT_OK(raw.Exec(
+        "INSERT INTO cloud_calls (onboarding_id, tenant, step, plugin, actor, time, duration_us, "
+        "method, url, service, status, transport_error, request_id, caller) VALUES "
+        "('ob-1', 'contoso', 'invite', 'azure_ad_invite', 'w1', 10, 5, 'POST', "
+        "'https://graph/invitations', 'graph', 201, '', 'r-1', 'ops'), "
+        "('ob-1', 'contoso', 'license', 'graph_license', 'w1', 11, 6, 'POST', "
+        "'https://graph/assignLicense', 'graph', 200, '', 'r-2', 'ops'), "
+        "('ob-2', 'fabrikam', 'role', 'dataverse_role', 'w2', 12, 7, 'POST', "
+        "'https://crm/associate', 'dataverse', 0, 'timed out', 'r-3', '');"
+        "UPDATE cloud_calls SET sequence = 40 WHERE sequence = 3;"));
+  }
+  GF_ASSERT_OK_AND_ASSIGN(std::unique_ptr<SqliteStore> store, SqliteStore::Open(path));
+  {
+    RawDb raw(path);
+    GF_ASSERT_OK_AND_ASSIGN(
+        auto rows, raw.Query("SELECT sequence, onboarding_id, tenant, step, plugin, actor, time, "
+                             "duration_us, method, url, service, status, transport_error, "
+                             "request_id, caller FROM cloud_calls ORDER BY sequence"));
+    EXPECT_THAT(
+        rows,
+        ElementsAre(
+            ElementsAre("1", "ob-1", "contoso", "invite", "azure_ad_invite", "w1", "10", "5",
+                        "POST", "https://graph/invitations", "graph", "201", "", "r-1", "ops"),
+            ElementsAre("2", "ob-1", "contoso", "license", "graph_license", "w1", "11", "6", "POST",
+                        "https://graph/assignLicense", "graph", "200", "", "r-2", "ops"),
+            ElementsAre("40", "ob-2", "fabrikam", "role", "dataverse_role", "w2", "12", "7", "POST",
+                        "https://crm/associate", "dataverse", "0", "timed out", "r-3", "")));
+    GF_ASSERT_OK_AND_ASSIGN(
+        std::string autoincrement,
+        raw.Value("SELECT COUNT(*) FROM sqlite_master WHERE name = 'cloud_calls' "
+                  "AND sql LIKE '%AUTOINCREMENT%'"));
+    EXPECT_EQ(autoincrement, "0");
+    GF_ASSERT_OK_AND_ASSIGN(
+        std::string indexes,
+        raw.Value("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = "
+                  "'cloud_calls' AND name IN ('cloud_calls_by_onboarding', "
+                  "'cloud_calls_by_tenant')"));
+    EXPECT_EQ(indexes, "2");
+  }
+  CloudCall next;
+  next.onboarding_id = "ob-2";
+  next.tenant = "fabrikam";
+  next.step = "notify";
+  next.method = "POST";
+  next.url = "https://mail/send";
+  next.time = kT0;
+  GF_ASSERT_OK(store->AppendCloudCalls({next}));
+  CloudCallQuery query;
+  query.tenant = "fabrikam";
+  GF_ASSERT_OK_AND_ASSIGN(CloudCallPage page, store->ListCloudCalls(query));
+  ASSERT_EQ(page.calls.size(), 2u);
+  EXPECT_EQ(page.calls[0].sequence, 40);
+  EXPECT_EQ(page.calls[1].sequence, 41) << "numbered after the last";
+  RawDb raw(path);
+  GF_ASSERT_OK_AND_ASSIGN(std::string counters,
+                          raw.Value("SELECT COUNT(*) FROM sqlite_sequence WHERE name = "
+                                    "'cloud_calls'"));
+  EXPECT_EQ(counters, "0");
+}
+
 TEST(SqliteMigrationsTest, ADatabaseNewerThanThisBuildIsRefused) {
   ScratchDir dir;
   std::string path = dir.File("future.db");
