@@ -4,7 +4,7 @@
 #include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "server/common/logging.h"
 #include "server/common/status_macros.h"
@@ -130,6 +130,10 @@ void Scheduler::Loop() {
                 absl::MutexLock lock(&running_mu_);
                 running_.erase(id);
               })) {
+            // Only when the pool is shutting down or full (it has room for
+            // a task per free slot).
+            // The step the lease began stays RUNNING: whoever leases it
+            // next resumes it (step_resumed), as after a crash.
             --in_flight_;
             {
               absl::MutexLock lock(&running_mu_);
@@ -171,25 +175,24 @@ absl::StatusOr<int> Scheduler::RunDueNow(int limit) {
 
 absl::StatusOr<std::vector<Scheduler::Leased>> Scheduler::LeaseAndBegin(int limit) {
   const absl::Time now = clock_->Now();
-  // The ids BeginStep accepted. The store may call the change again (a
-  // transaction tried twice) and gives back only what it stored, so what
-  // counts is both: accepted, and RUNNING as given back.
-  absl::flat_hash_set<std::string> begun;
+  // The version each onboarding had when BeginStep changed it. The store may
+  // call the change again (a transaction tried twice) and gives back what it
+  // stored: the change was stored when the version given back is the next.
+  absl::flat_hash_map<std::string, int64_t> begun;
   GF_ASSIGN_OR_RETURN(
       std::vector<Onboarding> onboardings,
       store_->LeaseDue(options_.owner, now, options_.lease, limit,
                        [&](Onboarding& o) -> absl::StatusOr<std::vector<OnboardingEvent>> {
                          GF_ASSIGN_OR_RETURN(std::vector<OnboardingEvent> events,
                                              BeginStep(o, now, options_.owner));
-                         begun.insert(o.id);
+                         begun[o.id] = o.version;
                          return events;
                        }));
   std::vector<Leased> leased;
   leased.reserve(onboardings.size());
   for (Onboarding& o : onboardings) {
-    const Step* step = CurrentStep(o);
-    const bool was_begun =
-        begun.contains(o.id) && step != nullptr && step->state == StepState::kRunning;
+    const auto it = begun.find(o.id);
+    const bool was_begun = it != begun.end() && o.version == it->second + 1;
     if (was_begun) Announce(o);
     leased.push_back(Leased{std::move(o), was_begun});
   }
@@ -238,8 +241,8 @@ absl::Status Scheduler::RunSteps(Leased leased, bool go_on) {
 }
 
 absl::StatusOr<std::optional<Onboarding>> Scheduler::RunStepOf(Onboarding o, bool go_on) {
-  // 1. The step is RUNNING in the store (RunSteps, or the previous step's
-  //    outcome write).
+  // 1. The step is RUNNING in the store (the lease, RunSteps, or the
+  //    previous step's outcome write).
   const StepKind kind = CurrentStep(o)->kind;
   LogInfo("step started", Context(o, CurrentStep(o)));
 

@@ -402,10 +402,13 @@ RateLimiter::Permit RateLimiter::Acquire(const RateKey& key, absl::string_view m
     // concurrency slot: a signal), the others for the one they will have
     // when those before them have left on time, so that a request queued
     // behind others sleeps once, not until it is first and then again until
-    // its slot. Someone leaving the line early, a pause, new limits or
-    // StopWaiting wake it sooner (SignalFirst, SignalEveryone). Moving up the
-    // line only brings a slot nearer, so nothing else can refuse it.
-    me.wake_at = slot > now ? std::min(slot, deadline) : deadline;
+    // its slot. Behind a concurrency cap no slot can be planned (it frees
+    // when an answer comes): the others wait until they are first (a
+    // signal). Someone leaving the line early, a pause, new limits or
+    // StopWaiting wake a waiter sooner (SignalFirst, SignalEveryone). Moving
+    // up the line only brings a slot nearer, so nothing else can refuse it.
+    const bool planned = slot > now && (position == 0 || b.concurrent == 0);
+    me.wake_at = planned ? std::min(slot, deadline) : deadline;
     WaitUntil(me.cv, now, me.wake_at);
     ++b.stats.wakeups;
     now = clock_->Now();

@@ -49,9 +49,11 @@
 // Time comes from the injected Clock. Each waiting request sleeps on a
 // CondVar of its own until its planned slot (the one it gets when those
 // before it leave on time), and is woken sooner only when that slot moved
-// nearer (one before it gave up, or, with a concurrency cap, a slot freed
-// while it is first) or by a pause, new limits or StopWaiting: a request
-// queued behind others sleeps once, and a grant wakes nobody else. With the
+// nearer (one before it gave up) or by a pause, new limits or StopWaiting:
+// a request queued behind others sleeps once, and a grant wakes nobody
+// else. Behind a concurrency cap, where a slot frees when an answer comes,
+// a request waits until it is first (a grant or a freed slot wakes the
+// first, and only it), then for its slot. With the
 // real clock a wait ends exactly at its slot; with a FakeClock the
 // waiter looks at the clock again every RateLimiterOptions::wait_slice of
 // real time (tests use 1 ms), so that a test moves time with

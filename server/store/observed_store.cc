@@ -1,5 +1,9 @@
 #include "server/store/observed_store.h"
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
 namespace guestflow {
 
 // A write that failed may still have committed (an error after the commit,
@@ -46,14 +50,22 @@ absl::StatusOr<std::vector<Onboarding>> ObservedStore::DoLeaseDue(absl::string_v
                                                                   absl::Time now,
                                                                   absl::Duration lease, int limit,
                                                                   const LeaseChange& change) {
-  absl::StatusOr<std::vector<Onboarding>> leased =
-      inner_->LeaseDue(owner, now, lease, limit, change);
   // A lease alone changes nothing a reader sees; a lease with a change
-  // does. A lease that failed leased nothing it can name, and its
-  // transaction (changes included) is rolled back.
-  if (leased.ok() && change) {
-    for (const Onboarding& o : *leased) after_write_(o.id);
-  }
+  // does. As for any write, the observer hears of every onboarding the
+  // change was applied to, whatever the lease returns: a failed commit may
+  // still have stored it. The change runs while this call waits (on this
+  // thread or, in a shared SQLite transaction, on the one that commits it).
+  if (!change) return inner_->LeaseDue(owner, now, lease, limit, nullptr);
+  std::vector<std::string> changed;
+  absl::StatusOr<std::vector<Onboarding>> leased = inner_->LeaseDue(
+      owner, now, lease, limit, [&](Onboarding& o) -> absl::StatusOr<std::vector<OnboardingEvent>> {
+        absl::StatusOr<std::vector<OnboardingEvent>> events = change(o);
+        if (events.ok()) changed.push_back(o.id);
+        return events;
+      });
+  std::sort(changed.begin(), changed.end());
+  changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
+  for (const std::string& id : changed) after_write_(id);
   return leased;
 }
 

@@ -499,14 +499,19 @@ TEST_F(EngineTest, TheLeaseStartsTheStepInTheSameWrite) {
     counting.drop_lease_changes = drop;
     Scheduler scheduler(&counting, &runner_, &clock_, &feed_, SchedulerOptions{});
     const std::string id = StartOne();
+    int announced = 0;  // the step's start is announced before it runs, as its outcome after
+    const int64_t token = feed_.Subscribe(id, [&] { ++announced; });
     EXPECT_CALL(runner_, Run(_, StepKind::kInvite))
         .WillOnce(Invoke([&](const Onboarding& o, StepKind) {
           // What the step sees is what the store holds: RUNNING.
           EXPECT_EQ(o.FindStep(StepKind::kInvite)->state, StepState::kRunning);
           EXPECT_EQ(Get(id).FindStep(StepKind::kInvite)->state, StepState::kRunning);
+          EXPECT_EQ(announced, 1);
           return Succeeded();
         }));
     EXPECT_EQ(*scheduler.RunDueNow(), 1);
+    EXPECT_EQ(announced, 2);
+    feed_.Unsubscribe(token);
     EXPECT_EQ(counting.updates, drop ? 2 : 1);
     const Onboarding o = Get(id);
     EXPECT_EQ(o.version, 3) << "created, started, outcome";

@@ -128,17 +128,20 @@ TEST_F(ObservedStoreTest, ReadsLeasesAndTheAuditTrailAreForwardedUnreported) {
 // A lease that changes the onboardings it leases (the scheduler's, which marks
 // the first step RUNNING) is a write of them: reported, after the change is
 // stored.
-TEST_F(ObservedStoreTest, ALeaseWithAChangeReportsWhatItLeased) {
+TEST_F(ObservedStoreTest, ALeaseWithAChangeReportsWhatItChanged) {
   ASSERT_TRUE(store_->CreateOnboarding(NewOnboarding("o-1"), NewEvent("created")).ok());
+  ASSERT_TRUE(store_->CreateOnboarding(NewOnboarding("o-2"), NewEvent("created")).ok());
   written_.clear();
   GF_ASSERT_OK_AND_ASSIGN(
       std::vector<Onboarding> leased,
       store_->LeaseDue("me", kT0 + absl::Seconds(1), absl::Minutes(1), 10,
                        [](Onboarding& o) -> absl::StatusOr<std::vector<OnboardingEvent>> {
+                         if (o.id == "o-2") return absl::FailedPreconditionError("not this one");
                          o.state = OnboardingState::kRunning;
                          return std::vector<OnboardingEvent>{NewEvent("step_started")};
                        }));
-  ASSERT_EQ(leased.size(), 1u);
+  ASSERT_EQ(leased.size(), 2u);
+  // o-2 was leased as it was: nothing a reader sees changed.
   EXPECT_THAT(written_, ElementsAre("o-1@2"));
 }
 

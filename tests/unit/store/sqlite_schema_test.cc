@@ -201,6 +201,15 @@ TEST(SqliteMigrationsTest, TheAuditTrailKeepsItsSequencesWithoutAutoincrement) {
                   "AND sql LIKE '%AUTOINCREMENT%'"));
     EXPECT_EQ(autoincrement, "0");
     GF_ASSERT_OK_AND_ASSIGN(
+        std::string strict,
+        raw.Value("SELECT strict FROM pragma_table_list WHERE name = 'cloud_calls'"));
+    EXPECT_EQ(strict, "1");
+    // The columns' defaults stay: a call inserted with the required ones only.
+    GF_ASSERT_OK(
+        raw.Exec("INSERT INTO cloud_calls (onboarding_id, tenant, time, method, url) VALUES "
+                 "('ob-3', 'contoso', 13, 'GET', 'https://graph/users'); "
+                 "DELETE FROM cloud_calls WHERE onboarding_id = 'ob-3';"));
+    GF_ASSERT_OK_AND_ASSIGN(
         std::string indexes,
         raw.Value("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = "
                   "'cloud_calls' AND name IN ('cloud_calls_by_onboarding', "
