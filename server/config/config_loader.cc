@@ -924,7 +924,10 @@ class Loader {
       if (auto d = values_.Duration(*n, m.PathOf("max_step_wait"))) out->max_step_wait = *d;
     }
     if (const YAML::Node* n = m.Get("lease")) {
-      if (auto d = values_.Duration(*n, m.PathOf("lease"))) out->lease = *d;
+      if (auto d = values_.Duration(*n, m.PathOf("lease"))) {
+        out->lease = *d;
+        lease_mark_ = n->Mark();
+      }
     }
     if (const YAML::Node* n = m.Get("max_unfinished")) {
       if (auto v = values_.Int(*n, m.PathOf("max_unfinished"), 0, 100000000)) {
@@ -991,6 +994,14 @@ class Loader {
           out->max_wait = *d;
         }
       }
+    } else if (out->max_wait > lease) {
+      // Only a shortened lease gets here: say which default it undercuts
+      // rather than shorten the wait behind the operator's back.
+      errors_->Add(lease_mark_, "engine.lease",
+                   absl::StrCat(absl::FormatDuration(lease), " is shorter than limits.max_wait (",
+                                absl::FormatDuration(out->max_wait),
+                                ", its default); set limits.max_wait to ",
+                                absl::FormatDuration(lease), " or less"));
     }
   }
 
@@ -1363,6 +1374,8 @@ class Loader {
   Errors* errors_;
   ValueReader values_;
   fs::path base_dir_;
+  // Where engine.lease was set, for errors that it causes elsewhere.
+  YAML::Mark lease_mark_ = YAML::Mark::null_mark();
 };
 
 // `p` made absolute against the current directory (the current directory
