@@ -924,10 +924,7 @@ class Loader {
       if (auto d = values_.Duration(*n, m.PathOf("max_step_wait"))) out->max_step_wait = *d;
     }
     if (const YAML::Node* n = m.Get("lease")) {
-      if (auto d = values_.Duration(*n, m.PathOf("lease"))) {
-        out->lease = *d;
-        lease_mark_ = n->Mark();
-      }
+      if (auto d = values_.Duration(*n, m.PathOf("lease"))) out->lease = *d;
     }
     if (const YAML::Node* n = m.Get("max_unfinished")) {
       if (auto v = values_.Int(*n, m.PathOf("max_unfinished"), 0, 100000000)) {
@@ -995,13 +992,9 @@ class Loader {
         }
       }
     } else if (out->max_wait > lease) {
-      // Only a shortened lease gets here: say which default it undercuts
-      // rather than shorten the wait behind the operator's back.
-      errors_->Add(lease_mark_, "engine.lease",
-                   absl::StrCat(absl::FormatDuration(lease), " is shorter than limits.max_wait (",
-                                absl::FormatDuration(out->max_wait),
-                                ", its default); set limits.max_wait to ",
-                                absl::FormatDuration(lease), " or less"));
+      // Not set, and the lease is shorter than its default: the default
+      // yields to the lease, as the bound above asks of a value that is set.
+      out->max_wait = lease;
     }
   }
 
@@ -1374,8 +1367,6 @@ class Loader {
   Errors* errors_;
   ValueReader values_;
   fs::path base_dir_;
-  // Where engine.lease was set, for errors that it causes elsewhere.
-  YAML::Mark lease_mark_ = YAML::Mark::null_mark();
 };
 
 // `p` made absolute against the current directory (the current directory

@@ -968,16 +968,20 @@ TEST(ConfigLoaderTest, MaxWaitMayNotOutlastTheLease) {
             absl::Minutes(2));
 }
 
-TEST(ConfigLoaderTest, ALeaseShorterThanTheDefaultMaxWaitNamesTheDefault) {
-  // limits.max_wait is not set: its default (30s) would outlast the lease.
-  EXPECT_EQ(ErrorOf(absl::StrCat("engine:\n  lease: 20s\n", kValid)),
-            "guestflowd.yaml:2:10: engine.lease: 20s is shorter than limits.max_wait (30s, its "
-            "default); set limits.max_wait to 20s or less");
-  EXPECT_EQ(MustParse(absl::StrCat("engine:\n  lease: 20s\n", WithLimits("  max_wait: 20s")))
-                .limits.max_wait,
+TEST(ConfigLoaderTest, MaxWaitDefaultsToTheLeaseWhenTheLeaseIsShorter) {
+  // limits.max_wait not set: its default (30s) yields to a shorter lease.
+  EXPECT_EQ(MustParse(absl::StrCat("engine:\n  lease: 20s\n", kValid)).limits.max_wait,
             absl::Seconds(20));
   EXPECT_EQ(MustParse(absl::StrCat("engine:\n  lease: 30s\n", kValid)).limits.max_wait,
             absl::Seconds(30));
+  EXPECT_EQ(MustParse(absl::StrCat("engine:\n  lease: 5m\n", kValid)).limits.max_wait,
+            absl::Seconds(30));
+  // Set, it is checked against the lease as ever.
+  EXPECT_EQ(MustParse(absl::StrCat("engine:\n  lease: 20s\n", WithLimits("  max_wait: 5s")))
+                .limits.max_wait,
+            absl::Seconds(5));
+  EXPECT_EQ(ErrorOf(absl::StrCat("engine:\n  lease: 20s\n", WithLimits("  max_wait: 30s"))),
+            "guestflowd.yaml:4:13: limits.max_wait: 30s is longer than engine.lease (20s)");
 }
 
 TEST(ConfigLoaderTest, LimitErrorsInAFileNameFileLineAndColumn) {
